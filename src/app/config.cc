@@ -1,0 +1,343 @@
+#include "app/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <variant>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+
+namespace jrvs::app {
+
+namespace {
+
+using Member = std::variant<std::string Config::*, int64_t Config::*, bool Config::*>;
+
+struct KeySpec {
+  const char* key;
+  Member member;
+  const char* help;
+  int64_t min = 0;                        // ints: inclusive range
+  int64_t max = 0;
+  std::vector<std::string> choices = {};  // strings: allowed values (empty = any)
+  const char* short_flag = "";
+};
+
+constexpr int64_t kMaxMs = 24LL * 3600 * 1000;
+
+const std::vector<KeySpec>& Specs() {
+  static const std::vector<KeySpec> specs = {
+      {"server.host", &Config::server_host, "bind address", 0, 0, {}, "--host"},
+      {"server.port", &Config::server_port, "TCP port (0 = any free port)", 0, 65535, {}, "--port"},
+      {"server.threads", &Config::server_threads, "I/O threads (0 = cores)", 0, 256, {},
+       "--threads"},
+      {"server.workers", &Config::server_workers, "handler worker threads (0 = cores)", 0, 1024},
+      {"server.max_queued", &Config::server_max_queued, "queued requests before 503", 1,
+       1'000'000},
+      {"server.body_limit", &Config::server_body_limit, "request body bytes before 413", 1024,
+       1LL << 30},
+      {"server.header_timeout_ms", &Config::server_header_timeout_ms,
+       "time to receive request headers", 10, kMaxMs},
+      {"server.body_timeout_ms", &Config::server_body_timeout_ms, "time to receive a body", 10,
+       kMaxMs},
+      {"server.idle_timeout_ms", &Config::server_idle_timeout_ms, "keep-alive idle time", 10,
+       kMaxMs},
+      {"server.write_timeout_ms", &Config::server_write_timeout_ms, "time to send a response", 10,
+       kMaxMs},
+      {"server.shutdown_grace_ms", &Config::server_shutdown_grace_ms,
+       "time in-flight requests get on SIGTERM", 0, kMaxMs},
+      {"server.cors_origins", &Config::server_cors_origins,
+       "comma-separated allowed origins (empty = CORS off, * = any)"},
+      {"server.access_log", &Config::server_access_log, "log every request"},
+      {"data.dir", &Config::data_dir, "data directory (database, index)"},
+      {"log.level", &Config::log_level, "log level", 0, 0,
+       {"trace", "debug", "info", "warn", "error", "critical", "off"}},
+      {"store.backend", &Config::store_backend, "database backend", 0, 0, {"sqlite"}},
+      {"store.busy_timeout_ms", &Config::store_busy_timeout_ms, "SQLite busy timeout", 0, kMaxMs},
+      {"store.batch_max", &Config::store_batch_max, "writes per group commit", 1, 100'000},
+      {"store.queue_capacity", &Config::store_queue_capacity, "pending writes before 503", 1,
+       10'000'000},
+      {"history.default_limit", &Config::history_default_limit,
+       "turns returned by GET /api/history without ?limit=", 1, 100'000},
+      {"history.max_limit", &Config::history_max_limit, "largest accepted ?limit=", 1, 1'000'000},
+      {"llm.provider", &Config::llm_provider, "LLM provider", 0, 0,
+       {"auto", "ollama", "openai", "extractive"}},
+      {"llm.ollama_url", &Config::llm_ollama_url, "Ollama base URL (also OLLAMA_BASE_URL)"},
+      {"llm.openai_url", &Config::llm_openai_url, "OpenAI-compatible base URL"},
+      {"llm.model", &Config::llm_model, "default model (also OLLAMA_DEFAULT_MODEL)"},
+  };
+  return specs;
+}
+
+// JRVS's own variables, honoured below the JRVS_* ones.
+const std::map<std::string, std::string>& LegacyEnv() {
+  static const std::map<std::string, std::string> legacy = {
+      {"llm.ollama_url", "OLLAMA_BASE_URL"},
+      {"llm.model", "OLLAMA_DEFAULT_MODEL"},
+  };
+  return legacy;
+}
+
+std::string EnvName(std::string_view key) {
+  std::string out = "JRVS_";
+  for (char c : key) out += c == '.' ? '_' : static_cast<char>(std::toupper(c));
+  return out;
+}
+
+std::string FlagName(std::string_view key) {
+  std::string out = "--";
+  for (char c : key) out += (c == '.' || c == '_') ? '-' : c;
+  return out;
+}
+
+std::string TypeName(const Member& m) {
+  switch (m.index()) {
+    case 0: return "string";
+    case 1: return "int";
+    default: return "bool";
+  }
+}
+
+std::optional<std::string> DefaultGetenv(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+std::string Describe(ConfigSource source, std::string_view detail) {
+  switch (source) {
+    case ConfigSource::kDefault: return "default";
+    case ConfigSource::kFile: return fmt::format("file {}", detail);
+    case ConfigSource::kEnvironment: return fmt::format("environment {}", detail);
+    case ConfigSource::kFlag: return fmt::format("flag {}", detail);
+  }
+  return "unknown";
+}
+
+// Parses `text` into the member of `config`, checking type and range.
+Status Assign(Config& config, const KeySpec& spec, std::string_view text, ConfigSource source,
+              std::string_view detail) {
+  auto fail = [&](const std::string& why) {
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("{}: {} (from {})", spec.key, why, Describe(source, detail)));
+  };
+  if (auto* s = std::get_if<std::string Config::*>(&spec.member)) {
+    if (!spec.choices.empty() &&
+        std::find(spec.choices.begin(), spec.choices.end(), text) == spec.choices.end()) {
+      return fail(fmt::format("'{}' is not one of {}", text, fmt::join(spec.choices, ", ")));
+    }
+    config.*(*s) = std::string(text);
+    return Status::Ok();
+  }
+  if (auto* i = std::get_if<int64_t Config::*>(&spec.member)) {
+    int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) {
+      return fail(fmt::format("'{}' is not an integer", text));
+    }
+    if (value < spec.min || value > spec.max) {
+      return fail(fmt::format("{} is out of range {}..{}", value, spec.min, spec.max));
+    }
+    config.*(*i) = value;
+    return Status::Ok();
+  }
+  auto b = std::get<bool Config::*>(spec.member);
+  std::string lower(text);
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  if (lower == "true" || lower == "1" || lower == "yes" || lower == "on") {
+    config.*b = true;
+  } else if (lower == "false" || lower == "0" || lower == "no" || lower == "off") {
+    config.*b = false;
+  } else {
+    return fail(fmt::format("'{}' is not a boolean (true/false)", text));
+  }
+  return Status::Ok();
+}
+
+// TOML value -> text in the same syntax the environment uses, or an error for the wrong type.
+Result<std::string> TomlText(const toml::node& node, const KeySpec& spec, const std::string& file) {
+  auto wrong = [&](std::string_view want) {
+    return Error(StatusCode::kInvalidArgument,
+                 fmt::format("{}: expected {} (from file {})", spec.key, want, file));
+  };
+  switch (spec.member.index()) {
+    case 0:
+      if (auto v = node.value<std::string>(); v && node.is_string()) return *v;
+      return wrong("a string");
+    case 1:
+      if (node.is_integer()) return std::to_string(*node.value<int64_t>());
+      return wrong("an integer");
+    default:
+      if (node.is_boolean()) return std::string(*node.value<bool>() ? "true" : "false");
+      return wrong("a boolean");
+  }
+}
+
+const KeySpec* FindSpec(std::string_view key) {
+  for (const auto& s : Specs()) {
+    if (key == s.key) return &s;
+  }
+  return nullptr;
+}
+
+Status LoadFile(Config& config, ConfigOrigin& origin, const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("config file {}:{}:{}: {}", path, where.line, where.column,
+                              e.description()));
+  }
+  for (const auto& [section, node] : table) {
+    const auto* sub = node.as_table();
+    if (sub == nullptr) {
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("config file {}: top-level key '{}' must be a [section]", path,
+                                section.str()));
+    }
+    for (const auto& [name, value] : *sub) {
+      std::string key = fmt::format("{}.{}", section.str(), name.str());
+      const KeySpec* spec = FindSpec(key);
+      if (spec == nullptr) {
+        return Status(StatusCode::kInvalidArgument,
+                      fmt::format("config file {}: unknown key '{}'", path, key));
+      }
+      auto text = TomlText(value, *spec, path);
+      if (!text) return text.error();
+      if (auto s = Assign(config, *spec, *text, ConfigSource::kFile, path); !s.ok()) return s;
+      origin.sources[key] = ConfigSource::kFile;
+    }
+  }
+  origin.file = path;
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string_view ConfigSourceName(ConfigSource source) {
+  switch (source) {
+    case ConfigSource::kDefault: return "default";
+    case ConfigSource::kFile: return "file";
+    case ConfigSource::kEnvironment: return "env";
+    case ConfigSource::kFlag: return "flag";
+  }
+  return "unknown";
+}
+
+Result<Config> LoadConfig(const LoadOptions& options, ConfigOrigin* origin_out) {
+  auto getenv_fn = options.getenv_fn != nullptr ? options.getenv_fn : &DefaultGetenv;
+  Config config;
+  ConfigOrigin origin;
+  for (const auto& s : Specs()) origin.sources[s.key] = ConfigSource::kDefault;
+
+  std::optional<std::string> path = options.config_path;
+  if (!path) path = getenv_fn("JRVS_CONFIG");
+  if (path) {
+    if (!std::filesystem::exists(*path)) {
+      return Error(StatusCode::kInvalidArgument, fmt::format("config file {} not found", *path));
+    }
+  } else if (std::filesystem::exists("jrvs.toml")) {
+    path = "jrvs.toml";
+  }
+  if (path) {
+    if (auto s = LoadFile(config, origin, *path); !s.ok()) return Error(s);
+  }
+
+  for (const auto& spec : Specs()) {
+    std::string env = EnvName(spec.key);
+    auto value = getenv_fn(env.c_str());
+    if (!value) {
+      auto legacy = LegacyEnv().find(spec.key);
+      if (legacy != LegacyEnv().end()) {
+        env = legacy->second;
+        value = getenv_fn(env.c_str());
+      }
+    }
+    if (!value) continue;
+    if (auto s = Assign(config, spec, *value, ConfigSource::kEnvironment, env); !s.ok()) {
+      return Error(s);
+    }
+    origin.sources[spec.key] = ConfigSource::kEnvironment;
+  }
+
+  for (const auto& [key, value] : options.flags) {
+    const KeySpec* spec = FindSpec(key);
+    if (spec == nullptr) {
+      return Error(StatusCode::kInvalidArgument, fmt::format("unknown configuration key '{}'", key));
+    }
+    if (auto s = Assign(config, *spec, value, ConfigSource::kFlag, FlagName(key)); !s.ok()) {
+      return Error(s);
+    }
+    origin.sources[key] = ConfigSource::kFlag;
+  }
+
+  if (config.data_dir.empty()) {
+    return Error(StatusCode::kInvalidArgument, "data.dir: must not be empty");
+  }
+  if (config.server_host.empty()) {
+    return Error(StatusCode::kInvalidArgument, "server.host: must not be empty");
+  }
+  if (config.history_default_limit > config.history_max_limit) {
+    return Error(StatusCode::kInvalidArgument,
+                 "history.default_limit: must not exceed history.max_limit");
+  }
+  if (origin_out != nullptr) *origin_out = std::move(origin);
+  return config;
+}
+
+const std::vector<ConfigKeyInfo>& ConfigKeys() {
+  static const std::vector<ConfigKeyInfo> keys = [] {
+    std::vector<ConfigKeyInfo> out;
+    for (const auto& s : Specs()) {
+      out.push_back({s.key, EnvName(s.key), FlagName(s.key), s.short_flag, TypeName(s.member),
+                     s.help});
+    }
+    return out;
+  }();
+  return keys;
+}
+
+std::string ConfigValueText(const Config& config, std::string_view key) {
+  const KeySpec* spec = FindSpec(key);
+  if (spec == nullptr) return {};
+  return std::visit(
+      [&](auto member) -> std::string {
+        const auto& v = config.*member;
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return v;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else {
+          return std::to_string(v);
+        }
+      },
+      spec->member);
+}
+
+std::string FormatConfig(const Config& config, const ConfigOrigin& origin) {
+  std::string out;
+  if (origin.file) out += fmt::format("# config file: {}\n", *origin.file);
+  size_t width = 0;
+  for (const auto& s : Specs()) {
+    std::string value = ConfigValueText(config, s.key);
+    width = std::max(width, std::string_view(s.key).size() + value.size() + 5);
+  }
+  for (const auto& s : Specs()) {
+    std::string value = ConfigValueText(config, s.key);
+    if (s.member.index() == 0) value = fmt::format("\"{}\"", value);
+    std::string lhs = fmt::format("{} = {}", s.key, value);
+    auto it = origin.sources.find(s.key);
+    ConfigSource src = it == origin.sources.end() ? ConfigSource::kDefault : it->second;
+    out += fmt::format("{:<{}}  # {}\n", lhs, width, ConfigSourceName(src));
+  }
+  return out;
+}
+
+}  // namespace jrvs::app

@@ -1,0 +1,96 @@
+// Effective configuration of jrvs: jrvs.toml < environment < command-line flags (DESIGN.md §8).
+//
+// One naming rule: the TOML key `section.name` is the environment variable JRVS_SECTION_NAME and
+// the flag --section-name (a few keys also have a short flag, e.g. --port for server.port).
+// Every key is described once in the table of config.cc: its type, default, range and help text;
+// loading, validation, flags and `jrvs config` all come from that table. Not thread-safe to
+// mutate; read-only use after Load() is safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace jrvs::app {
+
+enum class ConfigSource { kDefault, kFile, kEnvironment, kFlag };
+std::string_view ConfigSourceName(ConfigSource source);
+
+struct Config {
+  // [server]
+  std::string server_host = "127.0.0.1";  // bind address
+  int64_t server_port = 8000;             // TCP port; 0 picks a free one
+  int64_t server_threads = 0;             // I/O threads; 0 = number of cores
+  int64_t server_workers = 0;             // handler worker threads; 0 = number of cores
+  int64_t server_max_queued = 1024;       // queued requests before 503
+  int64_t server_body_limit = 1 << 20;    // request body bytes before 413
+  int64_t server_header_timeout_ms = 10000;
+  int64_t server_body_timeout_ms = 30000;
+  int64_t server_idle_timeout_ms = 60000;
+  int64_t server_write_timeout_ms = 30000;
+  int64_t server_shutdown_grace_ms = 5000;
+  std::string server_cors_origins;  // comma-separated; empty = CORS off; "*" = any
+  bool server_access_log = false;
+  // [data]
+  std::string data_dir = "./data";
+  // [log]
+  std::string log_level = "info";
+  // [store]
+  std::string store_backend = "sqlite";
+  int64_t store_busy_timeout_ms = 5000;
+  int64_t store_batch_max = 512;      // writes per group commit
+  int64_t store_queue_capacity = 65536;
+  // [history]
+  int64_t history_default_limit = 50;  // turns returned by GET /api/history without ?limit=
+  int64_t history_max_limit = 1000;
+  // [llm] (used by chat; here so /health can name the configured model)
+  std::string llm_provider = "auto";  // auto | ollama | openai | extractive
+  std::string llm_ollama_url = "http://127.0.0.1:11434";
+  std::string llm_openai_url = "http://127.0.0.1:1234";
+  std::string llm_model = "llama3.2";
+};
+
+// Where each key's value came from, plus the file that was read (if any).
+struct ConfigOrigin {
+  std::map<std::string, ConfigSource> sources;  // key -> source
+  std::optional<std::string> file;
+};
+
+// Command-line values already parsed by the caller: key -> raw text (e.g. "server.port" -> "90").
+using FlagValues = std::map<std::string, std::string>;
+
+// Loads defaults, then the TOML file (`config_path`, else $JRVS_CONFIG, else ./jrvs.toml if it
+// exists), then the environment (`env` lookup, normally getenv), then flags; validates every
+// value. Errors name the key and the source, e.g. "server.port: 70000 is out of range 0..65535
+// (from environment JRVS_SERVER_PORT)".
+struct LoadOptions {
+  std::optional<std::string> config_path;
+  FlagValues flags;
+  // Environment lookup; defaults to getenv.
+  std::optional<std::string> (*getenv_fn)(const char*) = nullptr;
+};
+Result<Config> LoadConfig(const LoadOptions& options, ConfigOrigin* origin = nullptr);
+
+// One described key, for flags and `jrvs config`.
+struct ConfigKeyInfo {
+  std::string key;          // "server.port"
+  std::string env;          // "JRVS_SERVER_PORT"
+  std::string flag;         // "--server-port"
+  std::string short_flag;   // "--port" or ""
+  std::string type;         // "string" | "int" | "bool"
+  std::string help;
+};
+const std::vector<ConfigKeyInfo>& ConfigKeys();
+
+// The value of `key` in `config`, as text (for printing).
+std::string ConfigValueText(const Config& config, std::string_view key);
+
+// `jrvs config` output: one line per key, "key = value  # source".
+std::string FormatConfig(const Config& config, const ConfigOrigin& origin);
+
+}  // namespace jrvs::app
