@@ -15,14 +15,15 @@ namespace jrvs::app {
 
 namespace {
 
-using Member = std::variant<std::string Config::*, int64_t Config::*, bool Config::*>;
+using Member =
+    std::variant<std::string Config::*, int64_t Config::*, bool Config::*, double Config::*>;
 
 struct KeySpec {
   const char* key;
   Member member;
   const char* help;
-  int64_t min = 0;                        // ints: inclusive range
-  int64_t max = 0;
+  double min = 0;                         // numbers: inclusive range
+  double max = 0;
   std::vector<std::string> choices = {};  // strings: allowed values (empty = any)
   const char* short_flag = "";
 };
@@ -64,6 +65,38 @@ const std::vector<KeySpec>& Specs() {
       {"history.default_limit", &Config::history_default_limit,
        "turns returned by GET /api/history without ?limit=", 1, 100'000},
       {"history.max_limit", &Config::history_max_limit, "largest accepted ?limit=", 1, 1'000'000},
+      {"chunk.size", &Config::chunk_size, "bytes per chunk", 32, 1 << 20},
+      {"chunk.overlap", &Config::chunk_overlap, "bytes of overlap between chunks", 0, 1 << 19},
+      {"embed.provider", &Config::embed_provider, "embedder", 0, 0, {"hash", "ollama", "openai"}},
+      {"embed.model", &Config::embed_model, "embedding model for ollama/openai"},
+      {"embed.url", &Config::embed_url, "embedding server URL (empty: the LLM URL)"},
+      {"embed.dimension", &Config::embed_dimension, "hash embedder dimension", 16, 8192},
+      {"embed.batch", &Config::embed_batch, "texts per embedder call", 1, 4096},
+      {"embed.cache_size", &Config::embed_cache_size, "cached embeddings (0 = off)", 0,
+       10'000'000},
+      {"index.ann_threshold", &Config::index_ann_threshold,
+       "vectors at which exact search switches to HNSW", 0, 1e12},
+      {"index.hnsw_m", &Config::index_hnsw_m, "HNSW links per node", 4, 256},
+      {"index.ef_construction", &Config::index_ef_construction, "HNSW build beam width", 8, 4096},
+      {"index.ef_search", &Config::index_ef_search, "HNSW search beam width", 1, 4096},
+      {"index.save_interval_s", &Config::index_save_interval_s,
+       "seconds between saves of a changed index", 1, 86400},
+      {"retrieval.mode", &Config::retrieval_mode, "default search mode", 0, 0,
+       {"hybrid", "lexical", "vector"}},
+      {"retrieval.candidates", &Config::retrieval_candidates, "hits per signal before fusion", 1,
+       10000},
+      {"retrieval.lexical_weight", &Config::retrieval_lexical_weight, "RRF weight of BM25", 0,
+       100},
+      {"retrieval.vector_weight", &Config::retrieval_vector_weight, "RRF weight of vectors", 0,
+       100},
+      {"retrieval.rrf_k", &Config::retrieval_rrf_k, "RRF constant", 0.001, 1e6},
+      {"retrieval.stop_words", &Config::retrieval_stop_words,
+       "drop English stop words from lexical queries"},
+      {"retrieval.mmr", &Config::retrieval_mmr, "diversify results (MMR)"},
+      {"retrieval.mmr_lambda", &Config::retrieval_mmr_lambda, "MMR relevance weight", 0, 1},
+      {"retrieval.context_budget", &Config::retrieval_context_budget, "bytes of RAG context", 100,
+       1 << 22},
+      {"ingest.max_bytes", &Config::ingest_max_bytes, "largest document accepted", 1, 1LL << 32},
       {"llm.provider", &Config::llm_provider, "LLM provider", 0, 0,
        {"auto", "ollama", "openai", "extractive"}},
       {"llm.ollama_url", &Config::llm_ollama_url, "Ollama base URL (also OLLAMA_BASE_URL)"},
@@ -98,7 +131,8 @@ std::string TypeName(const Member& m) {
   switch (m.index()) {
     case 0: return "string";
     case 1: return "int";
-    default: return "bool";
+    case 2: return "bool";
+    default: return "float";
   }
 }
 
@@ -139,10 +173,23 @@ Status Assign(Config& config, const KeySpec& spec, std::string_view text, Config
     if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) {
       return fail(fmt::format("'{}' is not an integer", text));
     }
-    if (value < spec.min || value > spec.max) {
-      return fail(fmt::format("{} is out of range {}..{}", value, spec.min, spec.max));
+    if (static_cast<double>(value) < spec.min || static_cast<double>(value) > spec.max) {
+      return fail(fmt::format("{} is out of range {}..{}", value, static_cast<int64_t>(spec.min),
+                              static_cast<int64_t>(spec.max)));
     }
     config.*(*i) = value;
+    return Status::Ok();
+  }
+  if (auto* d = std::get_if<double Config::*>(&spec.member)) {
+    double value = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) {
+      return fail(fmt::format("'{}' is not a number", text));
+    }
+    if (!(value >= spec.min && value <= spec.max)) {
+      return fail(fmt::format("{} is out of range {}..{}", value, spec.min, spec.max));
+    }
+    config.*(*d) = value;
     return Status::Ok();
   }
   auto b = std::get<bool Config::*>(spec.member);
@@ -171,9 +218,13 @@ Result<std::string> TomlText(const toml::node& node, const KeySpec& spec, const 
     case 1:
       if (node.is_integer()) return std::to_string(*node.value<int64_t>());
       return wrong("an integer");
-    default:
+    case 2:
       if (node.is_boolean()) return std::string(*node.value<bool>() ? "true" : "false");
       return wrong("a boolean");
+    default:
+      if (node.is_integer()) return std::to_string(*node.value<int64_t>());
+      if (node.is_floating_point()) return fmt::format("{}", *node.value<double>());
+      return wrong("a number");
   }
 }
 
@@ -283,6 +334,9 @@ Result<Config> LoadConfig(const LoadOptions& options, ConfigOrigin* origin_out) 
   if (config.server_host.empty()) {
     return Error(StatusCode::kInvalidArgument, "server.host: must not be empty");
   }
+  if (config.chunk_overlap >= config.chunk_size) {
+    return Error(StatusCode::kInvalidArgument, "chunk.overlap: must be smaller than chunk.size");
+  }
   if (config.history_default_limit > config.history_max_limit) {
     return Error(StatusCode::kInvalidArgument,
                  "history.default_limit: must not exceed history.max_limit");
@@ -314,6 +368,8 @@ std::string ConfigValueText(const Config& config, std::string_view key) {
           return v;
         } else if constexpr (std::is_same_v<T, bool>) {
           return v ? "true" : "false";
+        } else if constexpr (std::is_same_v<T, double>) {
+          return fmt::format("{}", v);
         } else {
           return std::to_string(v);
         }

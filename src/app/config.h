@@ -48,6 +48,34 @@ struct Config {
   // [history]
   int64_t history_default_limit = 50;  // turns returned by GET /api/history without ?limit=
   int64_t history_max_limit = 1000;
+  // [chunk]
+  int64_t chunk_size = 512;    // bytes per chunk
+  int64_t chunk_overlap = 64;  // bytes carried into the next chunk
+  // [embed]
+  std::string embed_provider = "hash";  // hash | ollama | openai
+  std::string embed_model = "nomic-embed-text";  // for ollama/openai
+  std::string embed_url;                // empty: llm.ollama_url or llm.openai_url
+  int64_t embed_dimension = 384;        // hash embedder dimension
+  int64_t embed_batch = 64;             // texts per embedder call
+  int64_t embed_cache_size = 10000;     // cached query/chunk embeddings (0 = off)
+  // [index]
+  int64_t index_ann_threshold = 20000;  // vectors at which exact search switches to HNSW
+  int64_t index_hnsw_m = 32;
+  int64_t index_ef_construction = 80;
+  int64_t index_ef_search = 64;
+  int64_t index_save_interval_s = 30;   // how often a changed index is persisted
+  // [retrieval]
+  std::string retrieval_mode = "hybrid";  // hybrid | lexical | vector
+  int64_t retrieval_candidates = 50;
+  double retrieval_lexical_weight = 1.0;
+  double retrieval_vector_weight = 1.0;
+  double retrieval_rrf_k = 60;
+  bool retrieval_stop_words = true;
+  bool retrieval_mmr = false;
+  double retrieval_mmr_lambda = 0.7;
+  int64_t retrieval_context_budget = 4000;  // bytes of RAG context
+  // [ingest]
+  int64_t ingest_max_bytes = 10 << 20;  // largest document accepted
   // [llm] (used by chat; here so /health can name the configured model)
   std::string llm_provider = "auto";  // auto | ollama | openai | extractive
   std::string llm_ollama_url = "http://127.0.0.1:11434";
@@ -82,7 +110,7 @@ struct ConfigKeyInfo {
   std::string env;          // "JRVS_SERVER_PORT"
   std::string flag;         // "--server-port"
   std::string short_flag;   // "--port" or ""
-  std::string type;         // "string" | "int" | "bool"
+  std::string type;         // "string" | "int" | "float" | "bool"
   std::string help;
 };
 const std::vector<ConfigKeyInfo>& ConfigKeys();

@@ -20,7 +20,7 @@ struct NewConversation {
   std::string user_message;
   std::string ai_response;
   std::string model_used;
-  std::string context_used;       // the context text given to the model ("" if none)
+  std::string context_used;         // the context text given to the model ("" if none)
   std::string sources_json = "[]";  // JSON array of cited sources
   double latency_ms = 0;
   int64_t created_at_ms = 0;  // 0: the store stamps the current time
@@ -150,9 +150,8 @@ class Store {
   // Calls fn for each chunk with id > after_id, in id order, with its embedding model and vector
   // (empty if none). Used to rebuild or catch up the vector index. Stops early if fn returns false.
   virtual Status ForEachChunkEmbedding(
-      int64_t after_id,
-      const std::function<bool(int64_t chunk_id, std::string_view model,
-                               const std::vector<float>& embedding)>& fn) = 0;
+      int64_t after_id, const std::function<bool(int64_t chunk_id, std::string_view model,
+                                                 const std::vector<float>& embedding)>& fn) = 0;
   // The highest chunk id stored (0 if none).
   virtual Result<int64_t> MaxChunkId() = 0;
 

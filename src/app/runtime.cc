@@ -1,0 +1,158 @@
+#include "app/runtime.h"
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "rag/embedding_cache.h"
+#include "rag/hash_embedder.h"
+#include "rag/remote_embedders.h"
+#include "store/sqlite_store.h"
+
+namespace jrvs::app {
+
+Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config) {
+  std::error_code ec;
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    return Error(StatusCode::kFailedPrecondition,
+                 fmt::format("data.dir: cannot create {}: {}", config.data_dir, ec.message()));
+  }
+  std::unique_ptr<Runtime> rt(new Runtime(config));
+  store::SqliteOptions options;
+  options.path = (std::filesystem::path(config.data_dir) / "jrvs.db").string();
+  options.busy_timeout_ms = static_cast<int>(config.store_busy_timeout_ms);
+  options.max_batch_ops = static_cast<size_t>(config.store_batch_max);
+  options.write_queue_capacity = static_cast<size_t>(config.store_queue_capacity);
+  auto store = store::SqliteStore::Open(options, &rt->metrics_, nullptr);
+  if (!store) return Error(store.error());
+  rt->store_ = std::move(*store);
+  return rt;
+}
+
+Runtime::~Runtime() {
+  {
+    std::lock_guard lock(saver_mu_);
+    stop_saver_ = true;
+  }
+  saver_cv_.notify_all();
+  if (saver_.joinable()) saver_.join();
+  if (index_ != nullptr) {
+    if (Status s = index_->Save(); !s.ok()) {
+      spdlog::error("saving the vector index failed: {}", s.message());
+    }
+  }
+}
+
+Result<std::unique_ptr<rag::Embedder>> Runtime::MakeEmbedder() {
+  const Config& c = config_;
+  if (c.embed_provider == "hash") {
+    rag::HashEmbedderOptions o;
+    o.dimension = static_cast<size_t>(c.embed_dimension);
+    if (Status s = o.Validate(); !s.ok()) return Error(StatusCode::kInvalidArgument, "embed: " + s.message());
+    return std::unique_ptr<rag::Embedder>(std::make_unique<rag::HashEmbedder>(o));
+  }
+  if (c.embed_provider == "ollama") {
+    rag::OllamaEmbedderOptions o;
+    o.base_url = c.embed_url.empty() ? c.llm_ollama_url : c.embed_url;
+    o.model = c.embed_model;
+    o.batch_size = static_cast<size_t>(c.embed_batch);
+    auto e = rag::OllamaEmbedder::Create(o);
+    if (!e) return Error(e.error());
+    return std::unique_ptr<rag::Embedder>(std::move(*e));
+  }
+  rag::OpenAiEmbedderOptions o;
+  o.base_url = c.embed_url.empty() ? c.llm_openai_url : c.embed_url;
+  o.model = c.embed_model;
+  o.batch_size = static_cast<size_t>(c.embed_batch);
+  auto e = rag::OpenAiEmbedder::Create(o);
+  if (!e) return Error(e.error());
+  return std::unique_ptr<rag::Embedder>(std::move(*e));
+}
+
+Status Runtime::OpenKnowledge(bool background_save) {
+  const Config& c = config_;
+  auto embedder = MakeEmbedder();
+  if (!embedder) return embedder.error();
+  if (c.embed_cache_size > 0) {
+    rag::EmbeddingCacheOptions cache_options;
+    cache_options.capacity = static_cast<size_t>(c.embed_cache_size);
+    auto cache = std::make_unique<rag::CachingEmbedder>(std::move(*embedder), cache_options,
+                                                        &metrics_);
+    cache_ = cache.get();
+    embedder_ = std::move(cache);
+  } else {
+    embedder_ = std::move(*embedder);
+  }
+
+  rag::IndexManagerOptions index_options;
+  index_options.path = std::filesystem::path(c.data_dir) / "index" / "vectors.faiss";
+  index_options.embedding_model = std::string(embedder_->model());
+  index_options.faiss.dimension = embedder_->dimension();
+  index_options.faiss.ann_threshold = static_cast<size_t>(c.index_ann_threshold);
+  index_options.faiss.hnsw_m = static_cast<int>(c.index_hnsw_m);
+  index_options.faiss.hnsw_ef_construction = static_cast<int>(c.index_ef_construction);
+  index_options.faiss.hnsw_ef_search = static_cast<int>(c.index_ef_search);
+  if (Status s = index_options.faiss.Validate(); !s.ok()) {
+    return Status(StatusCode::kInvalidArgument, "index: " + s.message());
+  }
+  auto index = rag::IndexManager::Open(index_options, *store_, &metrics_);
+  if (!index) return index.error();
+  index_ = std::move(*index);
+  const auto& report = index_->open_report();
+  if (report.rebuilt) {
+    spdlog::info("vector index rebuilt ({}): {} vectors", report.rebuild_reason, report.replayed);
+  } else {
+    spdlog::info("vector index loaded; {} newer chunks replayed", report.replayed);
+  }
+
+  rag::IngestOptions ingest_options;
+  ingest_options.chunker.max_chars = static_cast<size_t>(c.chunk_size);
+  ingest_options.chunker.overlap_chars = static_cast<size_t>(c.chunk_overlap);
+  ingest_options.embed_batch = static_cast<size_t>(c.embed_batch);
+  ingest_options.max_content_bytes = static_cast<size_t>(c.ingest_max_bytes);
+  if (Status s = ingest_options.chunker.Validate(); !s.ok()) {
+    return Status(StatusCode::kInvalidArgument, "chunk: " + s.message());
+  }
+  ingest_ = std::make_unique<rag::IngestPipeline>(*store_, *embedder_, *index_, ingest_options,
+                                                  &metrics_);
+
+  rag::RetrieverOptions r;
+  r.mode = rag::ParseSearchMode(c.retrieval_mode).value_or(rag::SearchMode::kHybrid);
+  r.candidates = static_cast<size_t>(c.retrieval_candidates);
+  r.lexical_weight = c.retrieval_lexical_weight;
+  r.vector_weight = c.retrieval_vector_weight;
+  r.rrf_k = c.retrieval_rrf_k;
+  r.drop_stop_words = c.retrieval_stop_words;
+  r.mmr = c.retrieval_mmr;
+  r.mmr_lambda = c.retrieval_mmr_lambda;
+  if (Status s = r.Validate(); !s.ok()) {
+    return Status(StatusCode::kInvalidArgument, "retrieval: " + s.message());
+  }
+  retriever_ = std::make_unique<rag::HybridRetriever>(*store_, *embedder_, *index_, r, &metrics_);
+
+  if (background_save) saver_ = std::thread([this] { SaveLoop(); });
+  return Status::Ok();
+}
+
+size_t Runtime::embedding_cache_size() const { return cache_ != nullptr ? cache_->size() : 0; }
+
+Status Runtime::SaveIndex() {
+  if (index_ == nullptr) return Status::Ok();
+  return index_->Save();
+}
+
+void Runtime::SaveLoop() {
+  const auto interval = std::chrono::seconds(config_.index_save_interval_s);
+  std::unique_lock lock(saver_mu_);
+  while (!saver_cv_.wait_for(lock, interval, [this] { return stop_saver_; })) {
+    lock.unlock();
+    if (Status s = index_->Save(); !s.ok()) {
+      spdlog::error("saving the vector index failed: {}", s.message());
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace jrvs::app

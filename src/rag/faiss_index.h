@@ -1,0 +1,146 @@
+// FaissIndex: the VectorIndex on FAISS 1.7.3 (DESIGN.md §4, §5).
+//
+// Structure. Exact inner-product search (a FAISS IndexFlatIP holding the vectors) while the index
+// holds fewer than `ann_threshold` live vectors; above it an HNSW graph (IndexHNSWFlat, inner
+// product metric) over the same kind of flat storage. Vectors are stored once: the flat storage is
+// the only copy (HNSW's graph refers to it by position). External ids map to dense positions in a
+// table owned here rather than through IndexIDMap2, because HNSW cannot delete: a removed or
+// replaced vector becomes a tombstone, filtered out inside the search (a FAISS IDSelector, so k
+// live hits still come back) and, if a search still comes back short, answered again by an exact
+// scan of the storage (the adaptive fallback). Tombstones are compacted away by a rebuild once they
+// exceed `compact_fraction` of the stored vectors.
+//
+// Rebuilds (switching to HNSW at the threshold, back to flat below half of it, compaction) run on
+// a background thread owned by the index: it copies live vectors in batches under the shared lock
+// (searches run meanwhile; adds wait only for one batch copy), builds the new structure with no
+// lock held, catches up with later writes while blocking only writers, and swaps under a brief
+// exclusive lock. Until the swap, the old structure serves every request.
+//
+// Distances. Debian's FAISS is built for baseline x86-64 (SSE2), so its inner product is slow; the
+// storage used here is an IndexFlatIP subclass whose distance computer (used by HNSW to build and
+// search) and the exact scan use an AVX2/FMA kernel chosen at run time (FAISS's own kernel when the
+// CPU lacks AVX2). Results equal IndexFlatIP's up to float rounding.
+//
+// Threads. FAISS is told to use one OpenMP thread on every thread that calls into it (OpenMP's
+// thread count is a per-thread setting), so a search never fans out: the server parallelises
+// across requests, not inside one. Background rebuilds use `build_threads`. OpenBLAS (used by
+// FAISS only for batched flat search, which this class does not call) is set to one thread.
+//
+// Memory per vector, dimension d, M = hnsw_m: flat 4*d + ~50 bytes (id table, tombstone byte,
+// hash map entry), i.e. ~1.6 KB at d = 384; HNSW adds ~8*M + 16 bytes (~270 B at M = 32). Storage
+// built by a rebuild is sized to fit; between rebuilds it grows like a std::vector (memory_bytes()
+// counts capacity). A rebuild holds both structures until the swap; Save() streams and needs no
+// extra copy.
+//
+// Thread safety: every method is safe to call concurrently (see VectorIndex). Searches share a
+// reader lock; Add/Remove take it exclusively for their bookkeeping (an HNSW insert in batches of
+// 16 vectors). Waiting writers block new readers, so a stream of searches cannot starve them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "rag/vector_index.h"
+
+namespace jrvs::rag {
+
+struct FaissIndexOptions {
+  // Floats per vector; must equal the embedder's dimension. Range 1..65536.
+  size_t dimension = 384;
+  // Live vectors at which exact search switches to HNSW (and back to exact below half of it, at
+  // the next rebuild). 0 = HNSW from the start; SIZE_MAX = always exact. Measured with
+  // bench/vector_index_bench.cc (d = 384, one core): exact search takes ~190 us at 10k vectors
+  // and ~900 us at 20k (the vectors outgrow the L3 cache), while HNSW with the defaults below
+  // takes ~150 us at 10k with recall@10 0.98 on hash-embedded text.
+  size_t ann_threshold = 10000;
+  // HNSW links per node (level 0 keeps 2*M). Range 4..256. Memory ~8*M bytes per vector. 32 beat
+  // 16 at equal latency from 100k vectors up.
+  int hnsw_m = 32;
+  // HNSW beam width while inserting. Range 8..4096; higher builds a better graph, more slowly.
+  // 200 (vs 80) costs ~2x the build time and buys ~30% less search time at equal recall on
+  // hash-embedded text.
+  int hnsw_ef_construction = 200;
+  // HNSW beam width while searching (the candidate queue holds max(ef_search, k)). Range 1..4096;
+  // higher means better recall and slower searches. 128 keeps recall@10 >= 0.95 up to ~30k
+  // hash-embedded chunks (>= 0.99 on embedding-like vectors up to 100k); raise it to 256 for
+  // >= 0.95 at 100k hash-embedded chunks.
+  int hnsw_ef_search = 128;
+  // Compact (rebuild without tombstones) once tombstones exceed this fraction of stored vectors.
+  // Range (0, 1].
+  double compact_fraction = 0.2;
+  // ...and at least this many tombstones exist (avoids rebuild churn on tiny indexes). >= 1.
+  size_t compact_min_tombstones = 64;
+  // OpenMP threads FAISS may use to build an HNSW graph on the background thread. Range 1..256.
+  // Searches and foreground adds always use one thread.
+  int build_threads = 1;
+
+  // OK, or InvalidArgument naming the first field out of range.
+  Status Validate() const;
+};
+
+class FaissIndex;
+
+// What Load() returns: the index plus the metadata it was saved with.
+struct LoadedIndex {
+  std::unique_ptr<FaissIndex> index;
+  std::string embedding_model;  // as given to Save()
+  int64_t watermark = 0;        // as given to Save(): chunks with a larger id need replaying
+};
+
+class FaissIndex final : public VectorIndex {
+ public:
+  // InvalidArgument if the options do not validate.
+  static Result<std::unique_ptr<FaissIndex>> Create(const FaissIndexOptions& options);
+
+  // Reads a file written by Save(). NotFound if it does not exist; FailedPrecondition if it was
+  // built for another dimension than options.dimension; Internal if it is truncated, corrupt (bad
+  // magic, version or checksum) or unreadable. HNSW parameters other than the stored graph (e.g.
+  // ef_search) come from `options`. max_id() of the result is the saved watermark.
+  static Result<LoadedIndex> Load(const std::filesystem::path& path,
+                                  const FaissIndexOptions& options);
+
+  ~FaissIndex() override;  // stops and joins a running rebuild
+  FaissIndex(const FaissIndex&) = delete;
+  FaissIndex& operator=(const FaissIndex&) = delete;
+
+  Status Add(std::span<const int64_t> ids, std::span<const float> vectors) override;
+  Status Remove(std::span<const int64_t> ids) override;
+  Result<std::vector<VectorHit>> Search(std::span<const float> query, size_t k) const override;
+  Result<std::vector<std::vector<VectorHit>>> SearchBatch(std::span<const float> queries, size_t n,
+                                                          size_t k) const override;
+  size_t size() const override;
+  size_t dimension() const override;
+  std::string type() const override;
+  int64_t max_id() const override;
+  size_t memory_bytes() const override;
+
+  // Stored vectors that are removed or replaced but not yet compacted away.
+  size_t tombstones() const;
+  const FaissIndexOptions& options() const;
+
+  // Writes the index atomically: a temporary file in the same directory (header with magic,
+  // format version, model name, dimension, type, watermark, id table and tombstones; the FAISS
+  // index; a CRC-32 of all of it), fsync, rename over `path`, fsync of the directory. The index
+  // streams into the file while Add/Remove wait (searches do not; no second copy is made in
+  // memory); the fsync runs after writers are let go. Internal on an I/O failure, which leaves
+  // any previous file intact.
+  Status Save(const std::filesystem::path& path, std::string_view embedding_model,
+              int64_t watermark) const;
+
+  // Blocks until no rebuild is requested or running (tests, benchmarks, before a final Save()).
+  void WaitForRebuild() const;
+
+ private:
+  struct Impl;
+  explicit FaissIndex(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace jrvs::rag

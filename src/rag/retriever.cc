@@ -1,0 +1,298 @@
+#include "rag/retriever.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "core/text.h"
+
+namespace jrvs::rag {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double MsSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// Cuts `text` to about `max_bytes` on a word boundary, adding an ellipsis when cut.
+std::string Preview(std::string_view text, size_t max_bytes) {
+  text = text::TrimSpace(text);
+  if (text.size() <= max_bytes) return std::string(text);
+  std::string_view cut = text::TruncateUtf8(text, max_bytes);
+  auto space = cut.find_last_of(" \n\t");
+  if (space != std::string_view::npos && space > max_bytes / 2) cut = cut.substr(0, space);
+  return std::string(cut) + "...";
+}
+
+}  // namespace
+
+std::optional<SearchMode> ParseSearchMode(std::string_view name) {
+  if (name == "hybrid") return SearchMode::kHybrid;
+  if (name == "lexical" || name == "bm25") return SearchMode::kLexical;
+  if (name == "vector") return SearchMode::kVector;
+  return std::nullopt;
+}
+
+std::string_view SearchModeName(SearchMode mode) {
+  switch (mode) {
+    case SearchMode::kHybrid:
+      return "hybrid";
+    case SearchMode::kLexical:
+      return "lexical";
+    case SearchMode::kVector:
+      return "vector";
+  }
+  return "hybrid";
+}
+
+Status RetrieverOptions::Validate() const {
+  if (candidates == 0) return Status(StatusCode::kInvalidArgument, "candidates must be >= 1");
+  if (lexical_weight < 0 || vector_weight < 0) {
+    return Status(StatusCode::kInvalidArgument, "weights must be >= 0");
+  }
+  if (rrf_k <= 0) return Status(StatusCode::kInvalidArgument, "rrf_k must be > 0");
+  if (mmr_lambda < 0 || mmr_lambda > 1) {
+    return Status(StatusCode::kInvalidArgument, "mmr_lambda must be in [0, 1]");
+  }
+  return Status::Ok();
+}
+
+HybridRetriever::HybridRetriever(store::Store& store, Embedder& embedder, const IndexManager& index,
+                                 RetrieverOptions options, MetricsRegistry* metrics)
+    : store_(store), embedder_(embedder), index_(index), options_(options) {
+  if (metrics != nullptr) {
+    retrieval_seconds_ =
+        &metrics->AddHistogram("retrieval_duration_seconds", "Hybrid retrieval time per query.")
+             .Get();
+    vector_seconds_ =
+        &metrics->AddHistogram("index_search_duration_seconds", "Vector index search time.").Get();
+    lexical_seconds_ =
+        &metrics->AddHistogram("fts_search_duration_seconds", "Full-text (BM25) search time.")
+             .Get();
+  }
+}
+
+std::vector<std::string> HybridRetriever::LexicalTerms(std::string_view query) const {
+  std::vector<std::string> terms;
+  std::unordered_set<std::string> seen;
+  for (auto& token : text::Tokenize(query)) {
+    if (options_.drop_stop_words && text::IsStopWord(token)) continue;
+    if (seen.insert(token).second) terms.push_back(std::move(token));
+  }
+  // A query made only of stop words still searches for them.
+  if (terms.empty() && options_.drop_stop_words) {
+    for (auto& token : text::Tokenize(query)) {
+      if (seen.insert(token).second) terms.push_back(std::move(token));
+    }
+  }
+  return terms;
+}
+
+Result<std::vector<RetrievedChunk>> HybridRetriever::Fused(std::string_view query, size_t want,
+                                                           SearchMode mode,
+                                                           RetrievalTimings* timings) const {
+  query = text::TruncateUtf8(query, options_.max_query_bytes);
+  const size_t n = std::max(options_.candidates, want);
+  struct Candidate {
+    double fused = 0;
+    double lexical = 0;
+    double vector = 0;
+    int lexical_rank = 0;
+    int vector_rank = 0;
+  };
+  std::unordered_map<int64_t, Candidate> candidates;
+
+  if (mode != SearchMode::kVector && options_.lexical_weight > 0) {
+    auto t0 = Clock::now();
+    auto hits = store_.SearchText(LexicalTerms(query), static_cast<int>(n));
+    if (!hits) return Error(hits.error());
+    double ms = MsSince(t0);
+    if (timings != nullptr) timings->lexical_ms = ms;
+    if (lexical_seconds_ != nullptr) lexical_seconds_->Observe(ms / 1000);
+    for (size_t i = 0; i < hits->size(); ++i) {
+      auto& c = candidates[(*hits)[i].chunk_id];
+      c.lexical = (*hits)[i].score;
+      c.lexical_rank = static_cast<int>(i + 1);
+      c.fused += options_.lexical_weight / (options_.rrf_k + static_cast<double>(i + 1));
+    }
+  }
+
+  if (mode != SearchMode::kLexical && options_.vector_weight > 0) {
+    auto t0 = Clock::now();
+    auto vectors = embedder_.Embed({std::string(query)});
+    if (!vectors) return Error(vectors.error());
+    if (timings != nullptr) timings->embed_ms = MsSince(t0);
+    const auto& q = vectors->front();
+    bool any = std::any_of(q.begin(), q.end(), [](float v) { return v != 0.f; });
+    if (any) {
+      auto t1 = Clock::now();
+      auto index = index_.index();
+      auto hits = index->Search(q, n);
+      if (!hits) return Error(hits.error());
+      double ms = MsSince(t1);
+      if (timings != nullptr) timings->vector_ms = ms;
+      if (vector_seconds_ != nullptr) vector_seconds_->Observe(ms / 1000);
+      for (size_t i = 0; i < hits->size(); ++i) {
+        auto& c = candidates[(*hits)[i].id];
+        c.vector = (*hits)[i].score;
+        c.vector_rank = static_cast<int>(i + 1);
+        c.fused += options_.vector_weight / (options_.rrf_k + static_cast<double>(i + 1));
+      }
+    }
+  }
+
+  std::vector<std::pair<int64_t, Candidate>> ranked(candidates.begin(), candidates.end());
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    if (a.second.fused != b.second.fused) return a.second.fused > b.second.fused;
+    return a.first < b.first;
+  });
+  ranked.erase(std::remove_if(ranked.begin(), ranked.end(),
+                              [&](const auto& r) { return r.second.fused < options_.min_score; }),
+               ranked.end());
+  if (ranked.size() > want) ranked.resize(want);
+
+  auto t2 = Clock::now();
+  std::vector<int64_t> ids;
+  ids.reserve(ranked.size());
+  for (const auto& r : ranked) ids.push_back(r.first);
+  auto views = store_.GetChunks(ids);
+  if (!views) return Error(views.error());
+  if (timings != nullptr) timings->fetch_ms = MsSince(t2);
+
+  std::unordered_map<int64_t, store::ChunkView*> by_id;
+  for (auto& v : *views) by_id[v.chunk_id] = &v;
+  std::vector<RetrievedChunk> out;
+  out.reserve(ranked.size());
+  for (const auto& [id, c] : ranked) {
+    auto it = by_id.find(id);
+    if (it == by_id.end()) continue;  // deleted since the index saw it
+    store::ChunkView& v = *it->second;
+    RetrievedChunk r;
+    r.chunk_id = id;
+    r.document_id = v.document_id;
+    r.chunk_index = v.chunk_index;
+    r.title = std::move(v.title);
+    r.url = std::move(v.url);
+    r.text = std::move(v.text);
+    r.metadata_json = std::move(v.metadata_json);
+    r.score = c.fused;
+    r.lexical_score = c.lexical;
+    r.vector_score = c.vector;
+    r.lexical_rank = c.lexical_rank;
+    r.vector_rank = c.vector_rank;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Result<std::vector<RetrievedChunk>> HybridRetriever::Retrieve(std::string_view query, size_t k,
+                                                              std::optional<SearchMode> mode,
+                                                              RetrievalTimings* timings) const {
+  auto t0 = Clock::now();
+  if (k == 0 || text::TrimSpace(query).empty()) return std::vector<RetrievedChunk>{};
+  SearchMode m = mode.value_or(options_.mode);
+  size_t pool = options_.mmr ? std::max(k * 3, k) : k;
+  auto chunks = Fused(query, pool, m, timings);
+  if (!chunks) return chunks;
+  if (options_.mmr && chunks->size() > k) {
+    // Maximal marginal relevance over the candidates' embeddings.
+    std::vector<std::string> texts;
+    for (const auto& c : *chunks) texts.push_back(c.text);
+    auto vecs = embedder_.Embed(texts);
+    if (!vecs) return Error(vecs.error());
+    double top = chunks->front().score > 0 ? chunks->front().score : 1;
+    std::vector<bool> taken(chunks->size(), false);
+    std::vector<size_t> order;
+    while (order.size() < k) {
+      double best = -1e300;
+      size_t best_i = 0;
+      for (size_t i = 0; i < chunks->size(); ++i) {
+        if (taken[i]) continue;
+        double redundancy = 0;
+        for (size_t j : order)
+          redundancy =
+              std::max(redundancy, static_cast<double>(DotProduct((*vecs)[i], (*vecs)[j])));
+        double v = options_.mmr_lambda * ((*chunks)[i].score / top) -
+                   (1 - options_.mmr_lambda) * redundancy;
+        if (v > best) {
+          best = v;
+          best_i = i;
+        }
+      }
+      taken[best_i] = true;
+      order.push_back(best_i);
+    }
+    std::vector<RetrievedChunk> reranked;
+    for (size_t i : order) reranked.push_back(std::move((*chunks)[i]));
+    *chunks = std::move(reranked);
+  }
+  if (chunks->size() > k) chunks->resize(k);
+  if (retrieval_seconds_ != nullptr) retrieval_seconds_->Observe(MsSince(t0) / 1000);
+  return chunks;
+}
+
+Result<std::vector<DocumentHit>> HybridRetriever::SearchDocuments(std::string_view query,
+                                                                  size_t limit,
+                                                                  std::optional<SearchMode> mode,
+                                                                  RetrievalTimings* timings) const {
+  auto t0 = Clock::now();
+  if (limit == 0 || text::TrimSpace(query).empty()) return std::vector<DocumentHit>{};
+  // Documents have several chunks: look deeper so `limit` distinct documents usually remain.
+  auto chunks =
+      Fused(query, std::max(limit * 4, options_.candidates), mode.value_or(options_.mode), timings);
+  if (!chunks) return Error(chunks.error());
+  std::vector<DocumentHit> docs;
+  std::unordered_map<int64_t, size_t> seen;
+  for (auto& c : *chunks) {
+    if (seen.count(c.document_id) > 0) continue;  // chunks arrive best first
+    seen[c.document_id] = docs.size();
+    DocumentHit d;
+    d.document_id = c.document_id;
+    d.title = c.title;
+    d.url = c.url;
+    d.score = c.score;
+    d.preview = Preview(c.text, 200);
+    d.best = std::move(c);
+    docs.push_back(std::move(d));
+    if (docs.size() == limit) break;
+  }
+  double top = docs.empty() ? 1 : docs.front().score;
+  for (auto& d : docs) d.similarity = top > 0 ? d.score / top : 0;
+  if (retrieval_seconds_ != nullptr) retrieval_seconds_->Observe(MsSince(t0) / 1000);
+  return docs;
+}
+
+BuiltContext BuildContext(const std::vector<RetrievedChunk>& chunks, size_t budget_bytes) {
+  BuiltContext out;
+  std::map<int64_t, int> number_of_doc;
+  for (const auto& c : chunks) {
+    auto it = number_of_doc.find(c.document_id);
+    int n = it == number_of_doc.end() ? static_cast<int>(out.citations.size()) + 1 : it->second;
+    std::string header = c.url ? fmt::format("[{}] {} ({})\n", n, c.title, *c.url)
+                               : fmt::format("[{}] {}\n", n, c.title);
+    std::string block = header + std::string(text::TrimSpace(c.text));
+    size_t sep = out.text.empty() ? 0 : 2;
+    if (out.text.size() + sep + block.size() > budget_bytes) {
+      if (!out.text.empty()) break;
+      block = std::string(text::TruncateUtf8(block, budget_bytes));
+      if (block.size() <= header.size()) break;
+    }
+    if (sep > 0) out.text += "\n\n";
+    out.text += block;
+    ++out.chunks_used;
+    if (it == number_of_doc.end()) {
+      number_of_doc[c.document_id] = n;
+      out.citations.push_back({n, c.document_id, c.chunk_id, c.title, c.url, c.score});
+    }
+  }
+  return out;
+}
+
+}  // namespace jrvs::rag
