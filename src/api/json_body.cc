@@ -1,7 +1,7 @@
 #include "api/json_body.h"
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 namespace jrvs::api {
 
@@ -22,7 +22,8 @@ JsonBody& JsonBody::operator=(JsonBody&&) noexcept = default;
 JsonBody::~JsonBody() = default;
 
 Result<JsonBody> JsonBody::Parse(std::string_view body) {
-  if (body.empty()) return Error(StatusCode::kInvalidArgument, "request body must be a JSON object");
+  if (body.empty())
+    return Error(StatusCode::kInvalidArgument, "request body must be a JSON object");
   boost::system::error_code ec;
   json::value v = json::parse(body, ec);
   if (ec) {
@@ -54,7 +55,8 @@ Result<std::optional<int64_t>> JsonBody::Int(std::string_view field) const {
   if (v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(INT64_MAX)) {
     return std::optional<int64_t>(static_cast<int64_t>(v->as_uint64()));
   }
-  if (v->is_double() && v->as_double() == static_cast<double>(static_cast<int64_t>(v->as_double()))) {
+  if (v->is_double() &&
+      v->as_double() == static_cast<double>(static_cast<int64_t>(v->as_double()))) {
     return std::optional<int64_t>(static_cast<int64_t>(v->as_double()));
   }
   return Error(StatusCode::kInvalidArgument, fmt::format("'{}' must be an integer", field));

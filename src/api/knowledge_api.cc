@@ -2,13 +2,13 @@
 
 #include <charconv>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "api/json_body.h"
 #include "api/multipart.h"
-#include "rag/loaders.h"
 #include "api/system_api.h"
+#include "rag/loaders.h"
 
 namespace jrvs::api {
 
@@ -22,9 +22,12 @@ json::value UrlValue(const std::optional<std::string>& url) {
 
 std::string_view OutcomeName(store::PutDocumentResult::Outcome o) {
   switch (o) {
-    case store::PutDocumentResult::Outcome::kCreated: return "created";
-    case store::PutDocumentResult::Outcome::kUpdated: return "updated";
-    case store::PutDocumentResult::Outcome::kUnchanged: return "unchanged";
+    case store::PutDocumentResult::Outcome::kCreated:
+      return "created";
+    case store::PutDocumentResult::Outcome::kUpdated:
+      return "updated";
+    case store::PutDocumentResult::Outcome::kUnchanged:
+      return "unchanged";
   }
   return "created";
 }
@@ -70,8 +73,10 @@ json::object ChunkJson(const rag::RetrievedChunk& c) {
 }
 
 json::object TimingsJson(const rag::RetrievalTimings& t, double total_ms) {
-  return json::object{{"embed_ms", t.embed_ms},   {"vector_ms", t.vector_ms},
-                      {"lexical_ms", t.lexical_ms}, {"fetch_ms", t.fetch_ms},
+  return json::object{{"embed_ms", t.embed_ms},
+                      {"vector_ms", t.vector_ms},
+                      {"lexical_ms", t.lexical_ms},
+                      {"fetch_ms", t.fetch_ms},
                       {"total_ms", total_ms}};
 }
 
@@ -269,7 +274,8 @@ Response KnowledgeApi::Upload(const Request& request) const {
   }
   if (files > options_.max_upload_files) {
     return ErrorResponse(StatusCode::kInvalidArgument,
-                         fmt::format("at most {} files per upload", options_.max_upload_files), rid);
+                         fmt::format("at most {} files per upload", options_.max_upload_files),
+                         rid);
   }
   json::array results;
   int64_t added = 0, failed = 0;
@@ -300,8 +306,8 @@ Response KnowledgeApi::Upload(const Request& request) const {
     }
     if (!status.ok()) {
       item["success"] = false;
-      item["error"] = json::object{{"code", StatusCodeName(status.code())},
-                                   {"message", status.message()}};
+      item["error"] =
+          json::object{{"code", StatusCodeName(status.code())}, {"message", status.message()}};
       ++failed;
     }
     results.push_back(std::move(item));

@@ -14,20 +14,20 @@
 namespace jrvs::api {
 
 struct KnowledgeApiOptions {
-  size_t search_default_limit = 5;     // /api/search without ?limit=
-  size_t search_max_limit = 50;        // largest ?limit=
-  size_t retrieve_default_k = 5;       // /api/rag/retrieve without k
+  size_t search_default_limit = 5;  // /api/search without ?limit=
+  size_t search_max_limit = 50;     // largest ?limit=
+  size_t retrieve_default_k = 5;    // /api/rag/retrieve without k
   size_t retrieve_max_k = 50;
-  size_t context_budget_bytes = 4000;  // RAG context size
-  size_t documents_default_limit = 20; // GET /api/documents page size
+  size_t context_budget_bytes = 4000;   // RAG context size
+  size_t documents_default_limit = 20;  // GET /api/documents page size
   size_t documents_max_limit = 200;
-  size_t max_upload_files = 64;        // files in one multipart upload
+  size_t max_upload_files = 64;  // files in one multipart upload
 };
 
 class KnowledgeApi {
  public:
-  KnowledgeApi(store::Store& store, rag::IngestPipeline& ingest, const rag::HybridRetriever& retriever,
-               KnowledgeApiOptions options);
+  KnowledgeApi(store::Store& store, rag::IngestPipeline& ingest,
+               const rag::HybridRetriever& retriever, KnowledgeApiOptions options);
 
   Response AddDocument(const Request& request) const;
   Response Retrieve(const Request& request) const;

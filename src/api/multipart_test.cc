@@ -26,8 +26,8 @@ TEST(MultipartTest, ParsesFilesAndFields) {
       "Content-Disposition: form-data; name=\"title\"\r\n\r\n"
       "My title\r\n"
       "--XX\r\n"
-      "Content-Disposition: form-data; name=\"files\"; filename=\"b.bin\"\r\n\r\n"
-      + std::string("\0\x01\x02", 3) + "\r\n--XX--\r\n";
+      "Content-Disposition: form-data; name=\"files\"; filename=\"b.bin\"\r\n\r\n" +
+      std::string("\0\x01\x02", 3) + "\r\n--XX--\r\n";
   auto parts = ParseMultipart(body, "XX");
   ASSERT_TRUE(parts) << parts.error().ToString();
   ASSERT_EQ(parts->size(), 3u);
@@ -43,8 +43,8 @@ TEST(MultipartTest, ParsesFilesAndFields) {
 
 TEST(MultipartTest, RejectsMalformedBodies) {
   EXPECT_FALSE(ParseMultipart("no boundary here", "XX"));
-  EXPECT_FALSE(ParseMultipart("--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated",
-                              "XX"));
+  EXPECT_FALSE(ParseMultipart(
+      "--XX\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated", "XX"));
   EXPECT_FALSE(ParseMultipart("--XX\r\nX-Other: 1\r\n\r\ndata\r\n--XX--", "XX"));
   EXPECT_FALSE(ParseMultipart("--XXjunk", "XX"));
 }

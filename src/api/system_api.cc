@@ -2,8 +2,8 @@
 
 #include <charconv>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include "core/process_stats.h"
 
@@ -70,9 +70,8 @@ Response SystemApi::Health(const Request& request) const {
   for (const auto& check : deps_.checks) {
     int64_t t0 = clock.MonotonicNs();
     CheckResult r = check.run();
-    checks[check.name] = json::object{{"ok", r.ok},
-                                      {"detail", r.detail},
-                                      {"latency_ms", Round2(ElapsedMs(clock, t0))}};
+    checks[check.name] = json::object{
+        {"ok", r.ok}, {"detail", r.detail}, {"latency_ms", Round2(ElapsedMs(clock, t0))}};
     if (check.critical && !r.ok) healthy = false;
   }
 
@@ -81,8 +80,8 @@ Response SystemApi::Health(const Request& request) const {
       {"status", status},
       {"model", deps_.current_model ? deps_.current_model() : std::string()},
       {"version", JRVS_VERSION},
-      {"uptime_seconds", Round2(static_cast<double>(clock.NowUnixMs()) / 1000.0 -
-                                ProcessStartTimeSeconds())},
+      {"uptime_seconds",
+       Round2(static_cast<double>(clock.NowUnixMs()) / 1000.0 - ProcessStartTimeSeconds())},
       {"checks", std::move(checks)},
   };
   return JsonResponse(json::serialize(root), (ready && healthy) ? 200 : 503);
@@ -108,8 +107,8 @@ Response SystemApi::Stats(const Request& request) const {
       {"conversations", stats->conversations},
       {"sessions", stats->sessions},
       {"database_size_bytes", stats->database_bytes},
-      {"uptime_seconds", Round2(static_cast<double>(deps_.clock->NowUnixMs()) / 1000.0 -
-                                ProcessStartTimeSeconds())},
+      {"uptime_seconds",
+       Round2(static_cast<double>(deps_.clock->NowUnixMs()) / 1000.0 - ProcessStartTimeSeconds())},
       {"memory_rss_bytes", ResidentMemoryBytes()},
       {"model", deps_.current_model ? deps_.current_model() : std::string()},
   };
@@ -173,8 +172,8 @@ Response SystemApi::Metrics(const Request& request) const {
 }
 
 void RegisterProcessMetrics(MetricsRegistry& registry) {
-  auto& rss = registry.AddGauge("process_resident_memory_bytes", "Resident memory size in bytes.")
-                  .Get();
+  auto& rss =
+      registry.AddGauge("process_resident_memory_bytes", "Resident memory size in bytes.").Get();
   auto& fds = registry.AddGauge("process_open_fds", "Number of open file descriptors.").Get();
   auto& start =
       registry.AddGauge("process_start_time_seconds", "Start time since the Unix epoch.").Get();

@@ -40,9 +40,9 @@ struct SystemApiOptions {
 };
 
 struct SystemApiDeps {
-  store::Store* store = nullptr;        // required
-  MetricsRegistry* metrics = nullptr;   // required
-  const Clock* clock = nullptr;         // null: SystemClock
+  store::Store* store = nullptr;             // required
+  MetricsRegistry* metrics = nullptr;        // required
+  const Clock* clock = nullptr;              // null: SystemClock
   const std::atomic<bool>* ready = nullptr;  // null: always ready; false -> /health 503 "starting"
   std::function<std::string()> current_model;  // model named by /health ("" if none)
   std::function<IndexInfo()> index_info;       // null: zeros

@@ -10,7 +10,6 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-
 namespace jrvs::app {
 
 namespace {
@@ -22,7 +21,7 @@ struct KeySpec {
   const char* key;
   Member member;
   const char* help;
-  double min = 0;                         // numbers: inclusive range
+  double min = 0;  // numbers: inclusive range
   double max = 0;
   std::vector<std::string> choices = {};  // strings: allowed values (empty = any)
   const char* short_flag = "";
@@ -34,11 +33,15 @@ const std::vector<KeySpec>& Specs() {
   static const std::vector<KeySpec> specs = {
       {"server.host", &Config::server_host, "bind address", 0, 0, {}, "--host"},
       {"server.port", &Config::server_port, "TCP port (0 = any free port)", 0, 65535, {}, "--port"},
-      {"server.threads", &Config::server_threads, "I/O threads (0 = cores)", 0, 256, {},
+      {"server.threads",
+       &Config::server_threads,
+       "I/O threads (0 = cores)",
+       0,
+       256,
+       {},
        "--threads"},
       {"server.workers", &Config::server_workers, "handler worker threads (0 = cores)", 0, 1024},
-      {"server.max_queued", &Config::server_max_queued, "queued requests before 503", 1,
-       1'000'000},
+      {"server.max_queued", &Config::server_max_queued, "queued requests before 503", 1, 1'000'000},
       {"server.body_limit", &Config::server_body_limit, "request body bytes before 413", 1024,
        1LL << 30},
       {"server.header_timeout_ms", &Config::server_header_timeout_ms,
@@ -55,7 +58,11 @@ const std::vector<KeySpec>& Specs() {
        "comma-separated allowed origins (empty = CORS off, * = any)"},
       {"server.access_log", &Config::server_access_log, "log every request"},
       {"data.dir", &Config::data_dir, "data directory (database, index)"},
-      {"log.level", &Config::log_level, "log level", 0, 0,
+      {"log.level",
+       &Config::log_level,
+       "log level",
+       0,
+       0,
        {"trace", "debug", "info", "warn", "error", "critical", "off"}},
       {"store.backend", &Config::store_backend, "database backend", 0, 0, {"sqlite"}},
       {"store.busy_timeout_ms", &Config::store_busy_timeout_ms, "SQLite busy timeout", 0, kMaxMs},
@@ -72,8 +79,7 @@ const std::vector<KeySpec>& Specs() {
       {"embed.url", &Config::embed_url, "embedding server URL (empty: the LLM URL)"},
       {"embed.dimension", &Config::embed_dimension, "hash embedder dimension", 16, 8192},
       {"embed.batch", &Config::embed_batch, "texts per embedder call", 1, 4096},
-      {"embed.cache_size", &Config::embed_cache_size, "cached embeddings (0 = off)", 0,
-       10'000'000},
+      {"embed.cache_size", &Config::embed_cache_size, "cached embeddings (0 = off)", 0, 10'000'000},
       {"index.ann_threshold", &Config::index_ann_threshold,
        "vectors at which exact search switches to HNSW", 0, 1e12},
       {"index.hnsw_m", &Config::index_hnsw_m, "HNSW links per node", 4, 256},
@@ -81,12 +87,15 @@ const std::vector<KeySpec>& Specs() {
       {"index.ef_search", &Config::index_ef_search, "HNSW search beam width", 1, 4096},
       {"index.save_interval_s", &Config::index_save_interval_s,
        "seconds between saves of a changed index", 1, 86400},
-      {"retrieval.mode", &Config::retrieval_mode, "default search mode", 0, 0,
+      {"retrieval.mode",
+       &Config::retrieval_mode,
+       "default search mode",
+       0,
+       0,
        {"hybrid", "lexical", "vector"}},
       {"retrieval.candidates", &Config::retrieval_candidates, "hits per signal before fusion", 1,
        10000},
-      {"retrieval.lexical_weight", &Config::retrieval_lexical_weight, "RRF weight of BM25", 0,
-       100},
+      {"retrieval.lexical_weight", &Config::retrieval_lexical_weight, "RRF weight of BM25", 0, 100},
       {"retrieval.vector_weight", &Config::retrieval_vector_weight, "RRF weight of vectors", 0,
        100},
       {"retrieval.rrf_k", &Config::retrieval_rrf_k, "RRF constant", 0.001, 1e6},
@@ -97,7 +106,11 @@ const std::vector<KeySpec>& Specs() {
       {"retrieval.context_budget", &Config::retrieval_context_budget, "bytes of RAG context", 100,
        1 << 22},
       {"ingest.max_bytes", &Config::ingest_max_bytes, "largest document accepted", 1, 1LL << 32},
-      {"llm.provider", &Config::llm_provider, "LLM provider", 0, 0,
+      {"llm.provider",
+       &Config::llm_provider,
+       "LLM provider",
+       0,
+       0,
        {"auto", "ollama", "openai", "extractive"}},
       {"llm.ollama_url", &Config::llm_ollama_url, "Ollama base URL (also OLLAMA_BASE_URL)"},
       {"llm.openai_url", &Config::llm_openai_url, "OpenAI-compatible base URL"},
@@ -129,10 +142,14 @@ std::string FlagName(std::string_view key) {
 
 std::string TypeName(const Member& m) {
   switch (m.index()) {
-    case 0: return "string";
-    case 1: return "int";
-    case 2: return "bool";
-    default: return "float";
+    case 0:
+      return "string";
+    case 1:
+      return "int";
+    case 2:
+      return "bool";
+    default:
+      return "float";
   }
 }
 
@@ -144,10 +161,14 @@ std::optional<std::string> DefaultGetenv(const char* name) {
 
 std::string Describe(ConfigSource source, std::string_view detail) {
   switch (source) {
-    case ConfigSource::kDefault: return "default";
-    case ConfigSource::kFile: return fmt::format("file {}", detail);
-    case ConfigSource::kEnvironment: return fmt::format("environment {}", detail);
-    case ConfigSource::kFlag: return fmt::format("flag {}", detail);
+    case ConfigSource::kDefault:
+      return "default";
+    case ConfigSource::kFile:
+      return fmt::format("file {}", detail);
+    case ConfigSource::kEnvironment:
+      return fmt::format("environment {}", detail);
+    case ConfigSource::kFlag:
+      return fmt::format("flag {}", detail);
   }
   return "unknown";
 }
@@ -241,9 +262,9 @@ Status LoadFile(Config& config, ConfigOrigin& origin, const std::string& path) {
     table = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     const auto& where = e.source().begin;
-    return Status(StatusCode::kInvalidArgument,
-                  fmt::format("config file {}:{}:{}: {}", path, where.line, where.column,
-                              e.description()));
+    return Status(
+        StatusCode::kInvalidArgument,
+        fmt::format("config file {}:{}:{}: {}", path, where.line, where.column, e.description()));
   }
   for (const auto& [section, node] : table) {
     const auto* sub = node.as_table();
@@ -273,10 +294,14 @@ Status LoadFile(Config& config, ConfigOrigin& origin, const std::string& path) {
 
 std::string_view ConfigSourceName(ConfigSource source) {
   switch (source) {
-    case ConfigSource::kDefault: return "default";
-    case ConfigSource::kFile: return "file";
-    case ConfigSource::kEnvironment: return "env";
-    case ConfigSource::kFlag: return "flag";
+    case ConfigSource::kDefault:
+      return "default";
+    case ConfigSource::kFile:
+      return "file";
+    case ConfigSource::kEnvironment:
+      return "env";
+    case ConfigSource::kFlag:
+      return "flag";
   }
   return "unknown";
 }
@@ -320,7 +345,8 @@ Result<Config> LoadConfig(const LoadOptions& options, ConfigOrigin* origin_out) 
   for (const auto& [key, value] : options.flags) {
     const KeySpec* spec = FindSpec(key);
     if (spec == nullptr) {
-      return Error(StatusCode::kInvalidArgument, fmt::format("unknown configuration key '{}'", key));
+      return Error(StatusCode::kInvalidArgument,
+                   fmt::format("unknown configuration key '{}'", key));
     }
     if (auto s = Assign(config, *spec, value, ConfigSource::kFlag, FlagName(key)); !s.ok()) {
       return Error(s);
@@ -349,8 +375,8 @@ const std::vector<ConfigKeyInfo>& ConfigKeys() {
   static const std::vector<ConfigKeyInfo> keys = [] {
     std::vector<ConfigKeyInfo> out;
     for (const auto& s : Specs()) {
-      out.push_back({s.key, EnvName(s.key), FlagName(s.key), s.short_flag, TypeName(s.member),
-                     s.help});
+      out.push_back(
+          {s.key, EnvName(s.key), FlagName(s.key), s.short_flag, TypeName(s.member), s.help});
     }
     return out;
   }();

@@ -43,7 +43,7 @@ struct Config {
   // [store]
   std::string store_backend = "sqlite";
   int64_t store_busy_timeout_ms = 5000;
-  int64_t store_batch_max = 512;      // writes per group commit
+  int64_t store_batch_max = 512;  // writes per group commit
   int64_t store_queue_capacity = 65536;
   // [history]
   int64_t history_default_limit = 50;  // turns returned by GET /api/history without ?limit=
@@ -52,18 +52,18 @@ struct Config {
   int64_t chunk_size = 512;    // bytes per chunk
   int64_t chunk_overlap = 64;  // bytes carried into the next chunk
   // [embed]
-  std::string embed_provider = "hash";  // hash | ollama | openai
+  std::string embed_provider = "hash";           // hash | ollama | openai
   std::string embed_model = "nomic-embed-text";  // for ollama/openai
-  std::string embed_url;                // empty: llm.ollama_url or llm.openai_url
-  int64_t embed_dimension = 384;        // hash embedder dimension
-  int64_t embed_batch = 64;             // texts per embedder call
-  int64_t embed_cache_size = 10000;     // cached query/chunk embeddings (0 = off)
+  std::string embed_url;                         // empty: llm.ollama_url or llm.openai_url
+  int64_t embed_dimension = 384;                 // hash embedder dimension
+  int64_t embed_batch = 64;                      // texts per embedder call
+  int64_t embed_cache_size = 10000;              // cached query/chunk embeddings (0 = off)
   // [index]
   int64_t index_ann_threshold = 20000;  // vectors at which exact search switches to HNSW
   int64_t index_hnsw_m = 32;
   int64_t index_ef_construction = 80;
   int64_t index_ef_search = 64;
-  int64_t index_save_interval_s = 30;   // how often a changed index is persisted
+  int64_t index_save_interval_s = 30;  // how often a changed index is persisted
   // [retrieval]
   std::string retrieval_mode = "hybrid";  // hybrid | lexical | vector
   int64_t retrieval_candidates = 50;
@@ -106,11 +106,11 @@ Result<Config> LoadConfig(const LoadOptions& options, ConfigOrigin* origin = nul
 
 // One described key, for flags and `jrvs config`.
 struct ConfigKeyInfo {
-  std::string key;          // "server.port"
-  std::string env;          // "JRVS_SERVER_PORT"
-  std::string flag;         // "--server-port"
-  std::string short_flag;   // "--port" or ""
-  std::string type;         // "string" | "int" | "float" | "bool"
+  std::string key;         // "server.port"
+  std::string env;         // "JRVS_SERVER_PORT"
+  std::string flag;        // "--server-port"
+  std::string short_flag;  // "--port" or ""
+  std::string type;        // "string" | "int" | "float" | "bool"
   std::string help;
 };
 const std::vector<ConfigKeyInfo>& ConfigKeys();

@@ -64,8 +64,8 @@ TEST_F(ConfigTest, FileThenEnvironmentThenFlagsWin) {
   ConfigOrigin origin;
   auto config = Load(file, {}, &origin);
   ASSERT_TRUE(config) << config.error().ToString();
-  EXPECT_EQ(config->server_port, 9002);           // env beats file
-  EXPECT_EQ(config->server_host, "0.0.0.0");      // file beats default
+  EXPECT_EQ(config->server_port, 9002);       // env beats file
+  EXPECT_EQ(config->server_host, "0.0.0.0");  // file beats default
   EXPECT_TRUE(config->server_access_log);
   EXPECT_EQ(origin.sources["server.port"], ConfigSource::kEnvironment);
   EXPECT_EQ(origin.sources["server.host"], ConfigSource::kFile);

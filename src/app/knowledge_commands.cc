@@ -71,9 +71,15 @@ int RunIngest(const Config& config, const std::vector<std::string>& paths, bool 
         if (result) {
           chunks += result->chunks;
           switch (result->outcome) {
-            case store::PutDocumentResult::Outcome::kCreated: ++added; break;
-            case store::PutDocumentResult::Outcome::kUpdated: ++updated; break;
-            case store::PutDocumentResult::Outcome::kUnchanged: ++unchanged; break;
+            case store::PutDocumentResult::Outcome::kCreated:
+              ++added;
+              break;
+            case store::PutDocumentResult::Outcome::kUpdated:
+              ++updated;
+              break;
+            case store::PutDocumentResult::Outcome::kUnchanged:
+              ++unchanged;
+              break;
           }
         } else {
           status = result.error();
@@ -89,8 +95,8 @@ int RunIngest(const Config& config, const std::vector<std::string>& paths, bool 
       progress.Update(++done, chunks.load(), path.string());
     }
   };
-  size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(),
-                                                         list.size()));
+  size_t threads =
+      std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), list.size()));
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
@@ -154,17 +160,18 @@ int RunDocuments(const Config& config, const std::string& action, int64_t id, in
     if (!docs) return Fail(docs.error());
     std::cout << fmt::format("{:>6}  {:>7}  {:>6}  {}\n", "id", "bytes", "chunks", "title");
     for (const auto& d : *docs) {
-      std::cout << fmt::format("{:>6}  {:>7}  {:>6}  {}{}\n", d.id, d.content_length,
-                               d.chunk_count, d.title, d.url ? "  <" + *d.url + ">" : "");
+      std::cout << fmt::format("{:>6}  {:>7}  {:>6}  {}{}\n", d.id, d.content_length, d.chunk_count,
+                               d.title, d.url ? "  <" + *d.url + ">" : "");
     }
     return kExitOk;
   }
   if (action == "show") {
     auto doc = rt.store().GetDocument(id);
     if (!doc) return Fail(doc.error());
-    std::cout << fmt::format("id: {}\ntitle: {}\nurl: {}\ntype: {}\nsha256: {}\nmetadata: {}\n\n{}\n",
-                             doc->id, doc->title, doc->url.value_or(""), doc->content_type,
-                             doc->content_hash, doc->metadata_json, doc->content);
+    std::cout << fmt::format(
+        "id: {}\ntitle: {}\nurl: {}\ntype: {}\nsha256: {}\nmetadata: {}\n\n{}\n", doc->id,
+        doc->title, doc->url.value_or(""), doc->content_type, doc->content_hash, doc->metadata_json,
+        doc->content);
     return kExitOk;
   }
   Status s = rt.ingest().Delete(id);

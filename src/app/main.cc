@@ -32,8 +32,8 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "Serve the HTTP API (default 127.0.0.1:8000)");
   ConfigFlags serve_flags(*serve);
 
-  auto* config_cmd =
-      app.add_subcommand("config", "Print the effective configuration and where each value came from");
+  auto* config_cmd = app.add_subcommand(
+      "config", "Print the effective configuration and where each value came from");
   ConfigFlags config_flags(*config_cmd);
 
   auto* stats = app.add_subcommand("stats", "Show knowledge-base and conversation statistics");

@@ -50,7 +50,8 @@ Result<std::unique_ptr<rag::Embedder>> Runtime::MakeEmbedder() {
   if (c.embed_provider == "hash") {
     rag::HashEmbedderOptions o;
     o.dimension = static_cast<size_t>(c.embed_dimension);
-    if (Status s = o.Validate(); !s.ok()) return Error(StatusCode::kInvalidArgument, "embed: " + s.message());
+    if (Status s = o.Validate(); !s.ok())
+      return Error(StatusCode::kInvalidArgument, "embed: " + s.message());
     return std::unique_ptr<rag::Embedder>(std::make_unique<rag::HashEmbedder>(o));
   }
   if (c.embed_provider == "ollama") {
@@ -78,8 +79,8 @@ Status Runtime::OpenKnowledge(bool background_save) {
   if (c.embed_cache_size > 0) {
     rag::EmbeddingCacheOptions cache_options;
     cache_options.capacity = static_cast<size_t>(c.embed_cache_size);
-    auto cache = std::make_unique<rag::CachingEmbedder>(std::move(*embedder), cache_options,
-                                                        &metrics_);
+    auto cache =
+        std::make_unique<rag::CachingEmbedder>(std::move(*embedder), cache_options, &metrics_);
     cache_ = cache.get();
     embedder_ = std::move(cache);
   } else {

@@ -157,8 +157,8 @@ int RunServe(const Config& config) {
 
   api::KnowledgeApiOptions kb_options;
   kb_options.context_budget_bytes = static_cast<size_t>(config.retrieval_context_budget);
-  auto kb = std::make_shared<api::KnowledgeApi>(rt.store(), rt.ingest(), rt.retriever(),
-                                                kb_options);
+  auto kb =
+      std::make_shared<api::KnowledgeApi>(rt.store(), rt.ingest(), rt.retriever(), kb_options);
   auto kb_bind = [kb](api::Response (api::KnowledgeApi::*fn)(const api::Request&) const) {
     return [kb, fn](const api::Request& r) { return ((*kb).*fn)(r); };
   };

@@ -22,8 +22,8 @@ void Histogram::Observe(double v) {
 }
 
 std::vector<double> DefaultLatencyBuckets() {
-  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-          0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5, 5.0, 10.0};
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+          0.05,   0.1,     0.25,   0.5,   1.0,    2.5,   5.0,  10.0};
 }
 
 namespace {
@@ -32,10 +32,14 @@ std::string EscapeLabel(std::string_view v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -43,9 +47,12 @@ std::string EscapeLabel(std::string_view v) {
 std::string EscapeHelp(std::string_view v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -115,9 +122,9 @@ MetricFamily<Histogram>& MetricsRegistry::AddHistogram(const std::string& name,
                                                        std::vector<double> bounds) {
   std::lock_guard lock(mu_);
   return FindOrAdd(histograms_, name, [&] {
-    return std::make_unique<MetricFamily<Histogram>>(
-        name, help, std::move(label_names),
-        [bounds] { return std::make_unique<Histogram>(bounds); });
+    return std::make_unique<MetricFamily<Histogram>>(name, help, std::move(label_names), [bounds] {
+      return std::make_unique<Histogram>(bounds);
+    });
   });
 }
 

@@ -39,14 +39,16 @@ TEST(KnowledgeE2E, AddSearchRetrieveDelete) {
   ASSERT_TRUE(server);
   auto client = server->Client();
 
-  auto bees = AddDoc(client, "Bees", "Honey bees communicate the direction of flowers with a "
-                                     "waggle dance. The dance angle encodes the sun's bearing.",
+  auto bees = AddDoc(client, "Bees",
+                     "Honey bees communicate the direction of flowers with a "
+                     "waggle dance. The dance angle encodes the sun's bearing.",
                      "https://example.org/bees");
   ASSERT_EQ(bees.status, 201) << bees.body;
   int64_t bees_id = ParseJson(bees.body).at("document_id").as_int64();
   EXPECT_GE(ParseJson(bees.body).at("chunks").as_int64(), 1);
-  auto rust = AddDoc(client, "Rust", "Rust guarantees memory safety without garbage collection "
-                                     "through ownership and borrowing.");
+  auto rust = AddDoc(client, "Rust",
+                     "Rust guarantees memory safety without garbage collection "
+                     "through ownership and borrowing.");
   ASSERT_EQ(rust.status, 201) << rust.body;
   int64_t rust_id = ParseJson(rust.body).at("document_id").as_int64();
 
@@ -64,7 +66,8 @@ TEST(KnowledgeE2E, AddSearchRetrieveDelete) {
   EXPECT_NE(std::string(top.at("preview").as_string()).find("waggle"), std::string::npos);
   EXPECT_EQ(SearchIds(client, "memory%20ownership").front(), rust_id);
 
-  auto retrieve = client.Request("POST", "/api/rag/retrieve", R"({"query":"how do bees dance","k":3})");
+  auto retrieve =
+      client.Request("POST", "/api/rag/retrieve", R"({"query":"how do bees dance","k":3})");
   ASSERT_EQ(retrieve.status, 200) << retrieve.body;
   auto rb = ParseJson(retrieve.body);
   EXPECT_NE(std::string(rb.at("context").as_string()).find("[1] Bees (https://example.org/bees)"),
@@ -135,8 +138,9 @@ TEST(KnowledgeE2E, AcknowledgedDocumentsSurviveKill9) {
     ASSERT_TRUE(server);
     auto client = server->Client();
     for (int i = 0; i < 60; ++i) {
-      auto r = AddDoc(client, fmt::format("Doc {}", i),
-                      fmt::format("Document number {} talks about topic{} and shared words.", i, i));
+      auto r =
+          AddDoc(client, fmt::format("Doc {}", i),
+                 fmt::format("Document number {} talks about topic{} and shared words.", i, i));
       ASSERT_EQ(r.status, 201) << r.body;
       acknowledged.insert(ParseJson(r.body).at("document_id").as_int64());
     }
@@ -162,8 +166,7 @@ TEST(KnowledgeE2E, AcknowledgedDocumentsSurviveKill9) {
     }
   }
   auto stats = ParseJson(client.Request("GET", "/api/stats").body);
-  EXPECT_EQ(stats.at("vector_store").at("total_vectors").as_int64(),
-            stats.at("chunks").as_int64());
+  EXPECT_EQ(stats.at("vector_store").at("total_vectors").as_int64(), stats.at("chunks").as_int64());
 }
 
 }  // namespace

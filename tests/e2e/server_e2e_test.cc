@@ -53,8 +53,8 @@ TEST(ServerE2E, ErrorsAreJsonWithTheRightStatus) {
   EXPECT_EQ(bad_json.status, 400);
   EXPECT_EQ(ParseJson(bad_json.body).at("error").at("code").as_string(), "invalid_argument");
 
-  auto big = ApiClient(server->port())
-                 .Request("POST", "/api/rag/document", std::string(2 << 20, 'x'));
+  auto big =
+      ApiClient(server->port()).Request("POST", "/api/rag/document", std::string(2 << 20, 'x'));
   EXPECT_EQ(big.status, 413);
   EXPECT_EQ(ParseJson(big.body).at("error").at("code").as_string(), "payload_too_large");
 
@@ -74,8 +74,8 @@ TEST(ServerE2E, StatsHaveJrvsShapeAndCounts) {
   ASSERT_EQ(r.status, 200) << r.body;
   auto body = ParseJson(r.body);
   const auto& vs = body.at("vector_store").as_object();
-  for (const char* key : {"total_vectors", "dimension", "index_size_mb", "documents_count",
-                          "index_type"}) {
+  for (const char* key :
+       {"total_vectors", "dimension", "index_size_mb", "documents_count", "index_type"}) {
     EXPECT_TRUE(vs.contains(key)) << key;
   }
   EXPECT_TRUE(body.as_object().contains("embedding_cache_size"));
@@ -137,8 +137,7 @@ TEST(ServerE2E, MetricsArePrometheusText) {
   for (const char* needle :
        {"http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 1",
         "http_request_duration_seconds_bucket{route=\"/api/history/{session_id}\"",
-        "process_resident_memory_bytes ", "process_start_time_seconds ",
-        "db_operations_total"}) {
+        "process_resident_memory_bytes ", "process_start_time_seconds ", "db_operations_total"}) {
     EXPECT_NE(r.body.find(needle), std::string::npos) << needle << "\n" << r.body;
   }
 }

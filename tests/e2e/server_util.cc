@@ -10,8 +10,8 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(const std::string& data_dir,
                                                     const std::vector<std::string>& args,
                                                     const std::map<std::string, std::string>& env) {
   auto server = std::unique_ptr<ServerProcess>(new ServerProcess());
-  std::vector<std::string> argv = {JRVS_BINARY, "serve", "--data-dir", data_dir, "--port", "0",
-                                   "--log-level", "warn"};
+  std::vector<std::string> argv = {JRVS_BINARY, "serve", "--data-dir",  data_dir,
+                                   "--port",    "0",     "--log-level", "warn"};
   argv.insert(argv.end(), args.begin(), args.end());
   // Never talk to a real Ollama from tests: point the LLM at a closed port unless told otherwise.
   std::map<std::string, std::string> full_env = {{"JRVS_LLM_OLLAMA_URL", "http://127.0.0.1:9"}};

@@ -19,8 +19,8 @@ namespace jrvs::testing {
 class ApiClient {
  public:
   explicit ApiClient(uint16_t port) : client_("127.0.0.1", port, std::chrono::seconds(30)) {}
-  HttpResponse Request(std::string_view method, std::string_view target,
-                       std::string_view body = {}, const HttpHeaders& headers = {});
+  HttpResponse Request(std::string_view method, std::string_view target, std::string_view body = {},
+                       const HttpHeaders& headers = {});
 
  private:
   HttpClient client_;

@@ -160,7 +160,8 @@ TempDir::TempDir() {
   std::random_device rd;
   auto base = std::filesystem::temp_directory_path();
   for (int i = 0; i < 100; ++i) {
-    auto candidate = base / ("jrvs-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    auto candidate =
+        base / ("jrvs-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
     std::error_code ec;
     if (std::filesystem::create_directory(candidate, ec)) {
       path_ = candidate.string();

@@ -25,8 +25,8 @@ class Subprocess {
 
   // Starts `argv[0]` with `argv`, the current environment plus `env`, in `cwd` if not empty.
   // Returns false (with errno-based text in error()) if the process cannot be started.
-  bool Start(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
-             const std::string& cwd = "");
+  bool Start(const std::vector<std::string>& argv,
+             const std::map<std::string, std::string>& env = {}, const std::string& cwd = "");
 
   // Waits until a line of stdout or stderr contains `needle`; returns that line.
   std::optional<std::string> WaitForLine(const std::string& needle,
