@@ -6,6 +6,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 DATA_DIR ?= ./data
 CMAKE_EXTRA ?=
+# ccache hits across checkouts in different directories (CI clones elsewhere).
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: all setup configure build run test test-debug bench format format-check clean
 

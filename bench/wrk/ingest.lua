@@ -1,0 +1,24 @@
+-- wrk script: POST /api/rag/document with a unique ~1 KB English-like document per request.
+-- Each wrk thread numbers its documents separately (thread id prefix), so none repeat.
+local words = {"system","library","information","retrieval","index","query","document",
+  "search","model","language","network","memory","storage","vector","analysis","science",
+  "computer","research","method","result","data","user","server","process","language",
+  "report","journal","article","abstract","citation","catalog","subject","heading"}
+local counter = 0
+local tid = 0
+function setup(thread) tid = tid + 1; thread:set("tid", tid) end
+function init(args) math.randomseed(tid * 7919) end
+function request()
+  counter = counter + 1
+  local parts = {}
+  local n = 0
+  while n < 1000 do
+    local w = words[math.random(#words)]
+    parts[#parts + 1] = w
+    n = n + #w + 1
+    if math.random(12) == 1 then parts[#parts] = w .. "." end
+  end
+  local body = string.format('{"title":"doc %d-%d","content":"T%dD%d %s"}', tid, counter, tid,
+                             counter, table.concat(parts, " "))
+  return wrk.format("POST", "/api/rag/document", {["Content-Type"] = "application/json"}, body)
+end

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# `make bench`: measures jrvs on this machine and writes bench/results/<timestamp>.json plus a
+# Markdown summary on stdout. Every figure is a median over several runs and, where a ceiling
+# exists, a ratio against it measured in the same run (nginx's static 200 for /health).
+#
+#   scripts/perf.sh [--quick] [--only health|ingest|search|micro|ir] [--runs N] [--duration S]
+#
+# Everything listens on 127.0.0.1 only and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BIN=build/release/src/app/jrvs
+BENCH_DIR=build/release/bench
+RUNS=3
+DURATION=10
+ONLY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) RUNS=1; DURATION=3 ;;
+    --only) ONLY="$2"; shift ;;
+    --runs) RUNS="$2"; shift ;;
+    --duration) DURATION="$2"; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+
+[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 2; }
+command -v wrk >/dev/null || { echo "wrk missing: run scripts/setup.sh" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/jrvs-perf.XXXXXX)
+RAW="$WORK/raw"
+mkdir -p "$RAW"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_jrvs DATA_DIR -> sets JRVS_PID and JRVS_URL
+start_jrvs() {
+  local data="$1"; shift
+  local log="$WORK/jrvs.$RANDOM.log"
+  JRVS_LLM_OLLAMA_URL=http://127.0.0.1:9 "$BIN" serve --data-dir "$data" --port 0 \
+    --log-level warn "$@" > "$log" 2>&1 &
+  JRVS_PID=$!
+  PIDS+=("$JRVS_PID")
+  for _ in $(seq 1 300); do
+    if grep -q "listening on" "$log"; then break; fi
+    sleep 0.1
+  done
+  JRVS_URL=$(grep -o 'http://[0-9.:]*' "$log" | head -1)
+  [ -n "$JRVS_URL" ] || { echo "jrvs did not start:" >&2; cat "$log" >&2; exit 1; }
+}
+stop_jrvs() { kill -TERM "$JRVS_PID" 2>/dev/null || true; wait "$JRVS_PID" 2>/dev/null || true; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# run_wrk NAME URL [wrk args...]: one wrk run saved as $RAW/NAME.N.txt
+run_wrk() {
+  local name="$1" url="$2"; shift 2
+  local n=0
+  while [ -e "$RAW/$name.$n.txt" ]; do n=$((n + 1)); done
+  wrk --latency "$@" "$url" > "$RAW/$name.$n.txt" 2>&1
+}
+
+echo "perf: runs=$RUNS duration=${DURATION}s work=$WORK" >&2
+
+if want health; then
+  echo "perf: /health vs nginx static 200 (wrk -t2 -c64)" >&2
+  NGINX_PORT=$(free_port)
+  mkdir -p "$WORK/nginx"
+  cat > "$WORK/nginx/nginx.conf" <<NGINX
+worker_processes auto;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx;
+  proxy_temp_path $WORK/nginx;
+  fastcgi_temp_path $WORK/nginx;
+  uwsgi_temp_path $WORK/nginx;
+  scgi_temp_path $WORK/nginx;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / { default_type application/json; return 200 '{"status":"healthy"}'; }
+  }
+}
+NGINX
+  nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  start_jrvs "$WORK/health-data"
+  sleep 0.5
+  echo "{\"idle_rss_kb\": $(rss_kb "$JRVS_PID")}" > "$RAW/idle_rss.json"
+  for i in $(seq 1 "$RUNS"); do
+    run_wrk nginx "http://127.0.0.1:$NGINX_PORT/health" -t2 -c64 -d"${DURATION}s"
+    run_wrk health "$JRVS_URL/health" -t2 -c64 -d"${DURATION}s"
+  done
+  stop_jrvs
+  kill "$NGINX_PID" 2>/dev/null || true
+fi
+
+if want ingest || want search; then
+  echo "perf: ingestion of ~1 KB documents through POST /api/rag/document (wrk -t2 -c16)" >&2
+  start_jrvs "$WORK/kb-data"
+  for i in $(seq 1 "$RUNS"); do
+    run_wrk ingest "$JRVS_URL" -t2 -c16 -d"${DURATION}s" -s bench/wrk/ingest.lua
+  done
+  # Top up to at least 10,000 documents for the search figures.
+  docs=$(curl -s "$JRVS_URL/api/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["documents"])')
+  while [ "$docs" -lt 10000 ]; do
+    wrk -t2 -c16 -d5s -s bench/wrk/ingest.lua "$JRVS_URL" > /dev/null
+    docs=$(curl -s "$JRVS_URL/api/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["documents"])')
+  done
+  curl -s "$JRVS_URL/api/stats" > "$RAW/kb_stats.json"
+  echo "{\"rss_kb\": $(rss_kb "$JRVS_PID")}" > "$RAW/kb_rss.json"
+  if want search || [ -z "$ONLY" ]; then
+    echo "perf: /api/search and /api/rag/retrieve at $docs documents (wrk -t2 -c32)" >&2
+    for i in $(seq 1 "$RUNS"); do
+      run_wrk search "$JRVS_URL" -t2 -c32 -d"${DURATION}s" -s bench/wrk/search.lua
+      run_wrk retrieve "$JRVS_URL" -t2 -c32 -d"${DURATION}s" -s bench/wrk/retrieve.lua
+    done
+  fi
+  stop_jrvs
+fi
+
+if want micro; then
+  echo "perf: Google Benchmark micro-benchmarks" >&2
+  for b in store_bench text_bench vector_index_bench extract_bench; do
+    if [ -x "$BENCH_DIR/$b" ]; then
+      "$BENCH_DIR/$b" --benchmark_repetitions="$RUNS" --benchmark_report_aggregates_only=true \
+        --benchmark_out="$RAW/micro_$b.json" --benchmark_out_format=json > /dev/null
+    fi
+  done
+fi
+
+if want ir; then
+  echo "perf: retrieval quality on CISI" >&2
+  python3 bench/ir_eval.py --jrvs "$BIN" --sweep --json "$RAW/ir.json" >&2
+fi
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT="bench/results/$STAMP.json"
+python3 bench/perf_report.py "$RAW" --out "$OUT" --runs "$RUNS" --duration "$DURATION"
+echo "perf: wrote $OUT" >&2
