@@ -148,11 +148,18 @@ class Server:
 # Configurations compared by --sweep: (label, environment). The query-time mode parameter is
 # used for the pure signals so one ingest serves several rows.
 SWEEP = [
-    ("hybrid lex1 vec1 (equal RRF)", {}),
-    ("hybrid lex1 vec0.5", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.5"}),
-    ("hybrid lex1 vec0.3", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.3"}),
-    ("hybrid lex1 vec0.2", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.2"}),
-    ("hybrid lex1 vec0.1", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.1"}),
+    ("hybrid lex1 vec1 (equal RRF)", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "1",
+                                      "JRVS_RETRIEVAL_TITLE_WEIGHT": "1"}),
+    ("hybrid vec0.5", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.5", "JRVS_RETRIEVAL_TITLE_WEIGHT": "1"}),
+    ("hybrid vec0.3", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.3", "JRVS_RETRIEVAL_TITLE_WEIGHT": "1"}),
+    ("hybrid vec0.2", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.2", "JRVS_RETRIEVAL_TITLE_WEIGHT": "1"}),
+    ("hybrid vec0.3 title2", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.3",
+                              "JRVS_RETRIEVAL_TITLE_WEIGHT": "2"}),
+    ("hybrid vec0.2 title2", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.2",
+                              "JRVS_RETRIEVAL_TITLE_WEIGHT": "2"}),
+    ("hybrid vec0.3 stop words kept", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.3",
+                                       "JRVS_RETRIEVAL_STOP_WORDS": "false"}),
+    ("server default", {}),
 ]
 
 

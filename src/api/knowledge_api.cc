@@ -192,7 +192,7 @@ Response KnowledgeApi::Search(const Request& request) const {
                                    {"similarity", h.similarity},
                                    {"score", h.score},
                                    {"preview", h.preview},
-                                   {"chunk_index", h.best.chunk_index}});
+                                   {"chunk_index", h.chunk_index}});
   }
   json::object root{{"query", *query},
                     {"results", std::move(results)},

@@ -103,6 +103,8 @@ const std::vector<KeySpec>& Specs() {
        "drop English stop words from lexical queries"},
       {"retrieval.mmr", &Config::retrieval_mmr, "diversify results (MMR)"},
       {"retrieval.mmr_lambda", &Config::retrieval_mmr_lambda, "MMR relevance weight", 0, 1},
+      {"retrieval.title_weight", &Config::retrieval_title_weight,
+       "document search: BM25 weight of title matches", 0, 100},
       {"retrieval.context_budget", &Config::retrieval_context_budget, "bytes of RAG context", 100,
        1 << 22},
       {"ingest.max_bytes", &Config::ingest_max_bytes, "largest document accepted", 1, 1LL << 32},

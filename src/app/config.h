@@ -68,12 +68,13 @@ struct Config {
   std::string retrieval_mode = "hybrid";  // hybrid | lexical | vector
   int64_t retrieval_candidates = 50;
   double retrieval_lexical_weight = 1.0;
-  double retrieval_vector_weight = 1.0;
+  double retrieval_vector_weight = 0.2;  // from CISI (docs/PERFORMANCE.md)
   double retrieval_rrf_k = 60;
   bool retrieval_stop_words = true;
   bool retrieval_mmr = false;
   double retrieval_mmr_lambda = 0.7;
   int64_t retrieval_context_budget = 4000;  // bytes of RAG context
+  double retrieval_title_weight = 2.0;      // document search: title vs content BM25 weight
   // [ingest]
   int64_t ingest_max_bytes = 10 << 20;  // largest document accepted
   // [llm] (used by chat; here so /health can name the configured model)

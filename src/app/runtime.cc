@@ -128,6 +128,7 @@ Status Runtime::OpenKnowledge(bool background_save) {
   r.drop_stop_words = c.retrieval_stop_words;
   r.mmr = c.retrieval_mmr;
   r.mmr_lambda = c.retrieval_mmr_lambda;
+  r.title_weight = c.retrieval_title_weight;
   if (Status s = r.Validate(); !s.ok()) {
     return Status(StatusCode::kInvalidArgument, "retrieval: " + s.message());
   }

@@ -125,13 +125,10 @@ Result<std::vector<RetrievedChunk>> HybridRetriever::Fused(std::string_view quer
   }
 
   if (mode != SearchMode::kLexical && options_.vector_weight > 0) {
-    auto t0 = Clock::now();
-    auto vectors = embedder_.Embed({std::string(query)});
-    if (!vectors) return Error(vectors.error());
-    if (timings != nullptr) timings->embed_ms = MsSince(t0);
-    const auto& q = vectors->front();
-    bool any = std::any_of(q.begin(), q.end(), [](float v) { return v != 0.f; });
-    if (any) {
+    auto qv = QueryVector(query, timings);
+    if (!qv) return Error(qv.error());
+    const auto& q = *qv;
+    if (!q.empty()) {
       auto t1 = Clock::now();
       auto index = index_.index();
       auto hits = index->Search(q, n);
@@ -238,35 +235,97 @@ Result<std::vector<RetrievedChunk>> HybridRetriever::Retrieve(std::string_view q
   return chunks;
 }
 
+Result<std::vector<float>> HybridRetriever::QueryVector(std::string_view query,
+                                                        RetrievalTimings* timings) const {
+  auto t0 = Clock::now();
+  auto vectors = embedder_.Embed({std::string(query)});
+  if (!vectors) return Error(vectors.error());
+  if (timings != nullptr) timings->embed_ms = MsSince(t0);
+  std::vector<float> q = std::move(vectors->front());
+  if (std::none_of(q.begin(), q.end(), [](float v) { return v != 0.f; })) q.clear();
+  return q;
+}
+
 Result<std::vector<DocumentHit>> HybridRetriever::SearchDocuments(std::string_view query,
                                                                   size_t limit,
                                                                   std::optional<SearchMode> mode,
                                                                   RetrievalTimings* timings) const {
   auto t0 = Clock::now();
   if (limit == 0 || text::TrimSpace(query).empty()) return std::vector<DocumentHit>{};
-  // Documents have several chunks: look deeper so `limit` distinct documents usually remain.
-  auto chunks =
-      Fused(query, std::max(limit * 4, options_.candidates), mode.value_or(options_.mode), timings);
-  if (!chunks) return Error(chunks.error());
-  std::vector<DocumentHit> docs;
-  std::unordered_map<int64_t, size_t> seen;
-  for (auto& c : *chunks) {
-    if (seen.count(c.document_id) > 0) continue;  // chunks arrive best first
-    seen[c.document_id] = docs.size();
-    DocumentHit d;
-    d.document_id = c.document_id;
-    d.title = c.title;
-    d.url = c.url;
-    d.score = c.score;
-    d.preview = Preview(c.text, 200);
-    d.best = std::move(c);
-    docs.push_back(std::move(d));
-    if (docs.size() == limit) break;
+  query = text::TruncateUtf8(query, options_.max_query_bytes);
+  const SearchMode m = mode.value_or(options_.mode);
+  const size_t n = std::max(limit * 4, options_.candidates);
+  std::unordered_map<int64_t, DocumentHit> docs;
+
+  if (m != SearchMode::kVector && options_.lexical_weight > 0) {
+    auto t1 = Clock::now();
+    auto hits =
+        store_.SearchDocumentsText(LexicalTerms(query), static_cast<int>(n), options_.title_weight);
+    if (!hits) return Error(hits.error());
+    double ms = MsSince(t1);
+    if (timings != nullptr) timings->lexical_ms = ms;
+    if (lexical_seconds_ != nullptr) lexical_seconds_->Observe(ms / 1000);
+    for (size_t i = 0; i < hits->size(); ++i) {
+      auto& h = (*hits)[i];
+      DocumentHit& d = docs[h.document_id];
+      d.document_id = h.document_id;
+      d.title = std::move(h.title);
+      d.url = std::move(h.url);
+      d.preview = Preview(h.snippet, 200);
+      d.score += options_.lexical_weight / (options_.rrf_k + static_cast<double>(i + 1));
+    }
   }
-  double top = docs.empty() ? 1 : docs.front().score;
-  for (auto& d : docs) d.similarity = top > 0 ? d.score / top : 0;
+
+  if (m != SearchMode::kLexical && options_.vector_weight > 0) {
+    auto q = QueryVector(query, timings);
+    if (!q) return Error(q.error());
+    if (!q->empty()) {
+      auto t1 = Clock::now();
+      auto hits = index_.index()->Search(*q, n);
+      if (!hits) return Error(hits.error());
+      double ms = MsSince(t1);
+      if (timings != nullptr) timings->vector_ms = ms;
+      if (vector_seconds_ != nullptr) vector_seconds_->Observe(ms / 1000);
+      std::vector<int64_t> ids;
+      ids.reserve(hits->size());
+      for (const auto& h : *hits) ids.push_back(h.id);
+      auto t2 = Clock::now();
+      auto views = store_.GetChunks(ids);
+      if (!views) return Error(views.error());
+      if (timings != nullptr) timings->fetch_ms = MsSince(t2);
+      // Chunks come back in hit order; a document ranks where its best chunk does.
+      int rank = 0;
+      std::unordered_set<int64_t> ranked;
+      for (auto& v : *views) {
+        if (!ranked.insert(v.document_id).second) continue;
+        ++rank;
+        DocumentHit& d = docs[v.document_id];
+        if (d.document_id == 0) {
+          d.document_id = v.document_id;
+          d.title = std::move(v.title);
+          d.url = std::move(v.url);
+        }
+        d.preview = Preview(v.text, 200);
+        d.chunk_index = v.chunk_index;
+        d.score += options_.vector_weight / (options_.rrf_k + static_cast<double>(rank));
+      }
+    }
+  }
+
+  std::vector<DocumentHit> out;
+  out.reserve(docs.size());
+  for (auto& [id, d] : docs) {
+    if (d.score >= options_.min_score) out.push_back(std::move(d));
+  }
+  std::sort(out.begin(), out.end(), [](const DocumentHit& a, const DocumentHit& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.document_id < b.document_id;
+  });
+  if (out.size() > limit) out.resize(limit);
+  double top = out.empty() ? 1 : out.front().score;
+  for (auto& d : out) d.similarity = top > 0 ? d.score / top : 0;
   if (retrieval_seconds_ != nullptr) retrieval_seconds_->Observe(MsSince(t0) / 1000);
-  return docs;
+  return out;
 }
 
 BuiltContext BuildContext(const std::vector<RetrievedChunk>& chunks, size_t budget_bytes) {

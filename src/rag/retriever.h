@@ -29,13 +29,14 @@ struct RetrieverOptions {
   SearchMode mode = SearchMode::kHybrid;
   size_t candidates = 50;         // hits taken from each signal before fusion (>= 1)
   double lexical_weight = 1.0;    // RRF weight of the BM25 ranking (>= 0)
-  double vector_weight = 1.0;     // RRF weight of the vector ranking (>= 0)
+  double vector_weight = 0.2;     // RRF weight of the vector ranking (>= 0)
   double rrf_k = 60;              // RRF constant: score = sum w / (k + rank) (> 0)
   bool drop_stop_words = true;    // drop English stop words from the lexical query
   double min_score = 0;           // hits with a lower fused score are dropped (>= 0)
   bool mmr = false;               // re-rank the top hits by maximal marginal relevance
   double mmr_lambda = 0.7;        // MMR trade-off: 1 = relevance only, 0 = diversity only
   size_t max_query_bytes = 4096;  // longer queries are cut (on a code-point boundary)
+  double title_weight = 2.0;      // document search: BM25 weight of a title match vs content
 
   Status Validate() const;
 };
@@ -55,15 +56,16 @@ struct RetrievedChunk {
   int vector_rank = 0;       // 1-based rank in the vector list, 0 if absent
 };
 
-// A document-level hit: the best chunk of each document.
+// A document-level hit. Documents are ranked by fusing document-level BM25 (title and content)
+// with the rank of each document's best chunk in the vector search.
 struct DocumentHit {
   int64_t document_id = 0;
   std::string title;
   std::optional<std::string> url;
   double score = 0;       // the best chunk's fused score
   double similarity = 0;  // score relative to the best hit of the query, in (0, 1]
-  std::string preview;    // the best chunk's text, cut to ~200 bytes on a word boundary
-  RetrievedChunk best;
+  std::string preview;    // the best vector chunk's text (cut to ~200 bytes), else a BM25 snippet
+  int chunk_index = -1;   // the chunk the preview comes from (-1: a snippet of the document)
 };
 
 struct RetrievalTimings {
@@ -95,6 +97,8 @@ class HybridRetriever {
  private:
   Result<std::vector<RetrievedChunk>> Fused(std::string_view query, size_t want, SearchMode mode,
                                             RetrievalTimings* timings) const;
+  // The query's embedding, or an empty vector when it carries no signal (no words).
+  Result<std::vector<float>> QueryVector(std::string_view query, RetrievalTimings* timings) const;
 
   store::Store& store_;
   Embedder& embedder_;

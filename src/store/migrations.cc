@@ -81,8 +81,29 @@ CREATE TABLE settings (
 );
 )sql";
 
+// Document-level full-text index (title and content) for document search: BM25 over whole
+// documents ranks them better than their best chunk does (bench/ir_eval.py, docs/PERFORMANCE.md).
+constexpr const char kV2Sql[] = R"sql(
+CREATE VIRTUAL TABLE documents_fts USING fts5(
+  title, content, content='documents', content_rowid='id', tokenize='porter unicode61');
+CREATE TRIGGER documents_fts_insert AFTER INSERT ON documents BEGIN
+  INSERT INTO documents_fts(rowid, title, content) VALUES (new.id, new.title, new.content);
+END;
+CREATE TRIGGER documents_fts_delete AFTER DELETE ON documents BEGIN
+  INSERT INTO documents_fts(documents_fts, rowid, title, content)
+    VALUES ('delete', old.id, old.title, old.content);
+END;
+CREATE TRIGGER documents_fts_update AFTER UPDATE OF title, content ON documents BEGIN
+  INSERT INTO documents_fts(documents_fts, rowid, title, content)
+    VALUES ('delete', old.id, old.title, old.content);
+  INSERT INTO documents_fts(rowid, title, content) VALUES (new.id, new.title, new.content);
+END;
+INSERT INTO documents_fts(documents_fts) VALUES ('rebuild');
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "documents, chunks with FTS5, conversations, models, settings", kV1Sql},
+    {2, "document-level FTS5 over title and content", kV2Sql},
 };
 
 }  // namespace

@@ -139,6 +139,8 @@ class SqliteStore final : public Store {
   // limit <= 0 or no non-empty term: empty result.
   Result<std::vector<TextHit>> SearchText(const std::vector<std::string>& terms,
                                           int limit) override;
+  Result<std::vector<DocumentTextHit>> SearchDocumentsText(const std::vector<std::string>& terms,
+                                                           int limit, double title_weight) override;
   // Runs on one reader connection inside one read snapshot for the whole scan.
   Status ForEachChunkEmbedding(
       int64_t after_id,

@@ -18,6 +18,7 @@ std::string_view DbOpName(DbOp op) {
       "delete_document",
       "get_chunks",
       "search_text",
+      "search_documents_text",
       "for_each_chunk_embedding",
       "max_chunk_id",
       "stats",

@@ -26,6 +26,7 @@ enum class DbOp : size_t {
   kDeleteDocument,
   kGetChunks,
   kSearchText,
+  kSearchDocumentsText,
   kForEachChunkEmbedding,
   kMaxChunkId,
   kStats,

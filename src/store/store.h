@@ -103,6 +103,15 @@ struct TextHit {
   double score = 0;
 };
 
+// One document-level full-text match (title and content), higher score is better.
+struct DocumentTextHit {
+  int64_t document_id = 0;
+  double score = 0;
+  std::string title;
+  std::optional<std::string> url;
+  std::string snippet;  // words around the matches, "..." where cut
+};
+
 struct StoreStats {
   int64_t documents = 0;
   int64_t chunks = 0;
@@ -147,6 +156,10 @@ class Store {
   // Terms are plain words; the store quotes them, so no FTS5 syntax leaks through.
   virtual Result<std::vector<TextHit>> SearchText(const std::vector<std::string>& terms,
                                                   int limit) = 0;
+  // BM25 over whole documents (title and content, porter stemming; title matches weigh
+  // `title_weight` times a content match): documents matching any of `terms`, best first.
+  virtual Result<std::vector<DocumentTextHit>> SearchDocumentsText(
+      const std::vector<std::string>& terms, int limit, double title_weight) = 0;
   // Calls fn for each chunk with id > after_id, in id order, with its embedding model and vector
   // (empty if none). Used to rebuild or catch up the vector index. Stops early if fn returns false.
   virtual Status ForEachChunkEmbedding(
