@@ -54,8 +54,29 @@ SystemApi::SystemApi(SystemApiDeps deps, SystemApiOptions options)
 
 Response SystemApi::Health(const Request& request) const {
   (void)request;
+  const int64_t now = deps_.clock->MonotonicNs();
+  const bool ready = deps_.ready == nullptr || deps_.ready->load(std::memory_order_acquire);
+  std::shared_ptr<const HealthSnapshot> snapshot;
+  {
+    std::lock_guard lock(health_mu_);
+    snapshot = health_;
+  }
+  if (snapshot && snapshot->ready == ready &&
+      now - snapshot->at_ns < options_.health_cache_ms * 1'000'000) {
+    return snapshot->response;
+  }
+  auto fresh = std::make_shared<HealthSnapshot>();
+  fresh->at_ns = now;
+  fresh->ready = ready;
+  fresh->response = ComputeHealth(ready);
+  Response response = fresh->response;
+  std::lock_guard lock(health_mu_);
+  health_ = std::move(fresh);
+  return response;
+}
+
+Response SystemApi::ComputeHealth(bool ready) const {
   const Clock& clock = *deps_.clock;
-  bool ready = deps_.ready == nullptr || deps_.ready->load(std::memory_order_acquire);
   bool healthy = true;
   json::object checks;
 

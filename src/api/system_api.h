@@ -7,6 +7,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -37,6 +39,9 @@ struct IndexInfo {
 struct SystemApiOptions {
   int64_t history_default_limit = 50;  // turns returned without ?limit=
   int64_t history_max_limit = 1000;    // largest accepted ?limit=
+  // How long a /health answer (its checks) is reused, in ms; 0 = run the checks every time.
+  // Keeps /health cheap enough to run on the I/O thread under any request rate.
+  int64_t health_cache_ms = 250;
 };
 
 struct SystemApiDeps {
@@ -66,8 +71,17 @@ class SystemApi {
   Response Metrics(const Request& request) const;
 
  private:
+  Response ComputeHealth(bool ready) const;
+
   SystemApiDeps deps_;
   SystemApiOptions options_;
+  struct HealthSnapshot {
+    int64_t at_ns = 0;
+    bool ready = false;
+    Response response;
+  };
+  mutable std::mutex health_mu_;  // guards health_ (the pointer; snapshots are immutable)
+  mutable std::shared_ptr<const HealthSnapshot> health_;
 };
 
 // True if `id` matches ^[A-Za-z0-9_-]{1,128}$ (the session id rule of the chat API).

@@ -148,8 +148,9 @@ int RunServe(const Config& config) {
   auto bind = [system](api::Response (api::SystemApi::*fn)(const api::Request&) const) {
     return [system, fn](const api::Request& r) { return ((*system).*fn)(r); };
   };
-  route("GET", "/health", bind(&api::SystemApi::Health));
-  route("GET", "/api/health", bind(&api::SystemApi::Health));
+  // /health runs inline: it only reads cached check results (refreshed every 250 ms).
+  route("GET", "/health", bind(&api::SystemApi::Health), inline_route);
+  route("GET", "/api/health", bind(&api::SystemApi::Health), inline_route);
   route("GET", "/metrics", bind(&api::SystemApi::Metrics), inline_route);
   route("GET", "/api/stats", bind(&api::SystemApi::Stats));
   route("GET", "/api/history/{session_id}", bind(&api::SystemApi::GetHistory));
