@@ -59,10 +59,10 @@ struct Config {
   int64_t embed_batch = 64;                      // texts per embedder call
   int64_t embed_cache_size = 10000;              // cached query/chunk embeddings (0 = off)
   // [index]
-  int64_t index_ann_threshold = 20000;  // vectors at which exact search switches to HNSW
+  int64_t index_ann_threshold = 10000;  // vectors at which exact search switches to HNSW
   int64_t index_hnsw_m = 32;
-  int64_t index_ef_construction = 80;
-  int64_t index_ef_search = 64;
+  int64_t index_ef_construction = 200;
+  int64_t index_ef_search = 128;
   int64_t index_save_interval_s = 30;  // how often a changed index is persisted
   // [retrieval]
   std::string retrieval_mode = "hybrid";  // hybrid | lexical | vector

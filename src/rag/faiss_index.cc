@@ -746,6 +746,17 @@ Status FaissIndex::Add(std::span<const int64_t> ids, std::span<const float> vect
   std::lock_guard<std::mutex> w(impl_->write_mu);
   State& s = impl_->state;
   Status result;
+  {
+    // Grow the storage once per call and by half, not by doubling per batch.
+    auto x = impl_->WriteLock();
+    try {
+      const size_t needed = (s.stored() + ids.size()) * d * sizeof(float);
+      std::vector<uint8_t>& codes = s.storage->codes;
+      if (codes.capacity() < needed) codes.reserve(std::max(needed, codes.capacity() * 3 / 2));
+    } catch (const std::exception& e) {
+      return FaissError("add to vector index", e);
+    }
+  }
   size_t begin = 0;
   while (begin < ids.size()) {
     const size_t batch = std::min(ids.size() - begin, s.hnsw ? kHnswInsertBatch : kFlatInsertBatch);

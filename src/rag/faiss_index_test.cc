@@ -42,8 +42,9 @@ std::vector<float> UniformUnitVectors(size_t n, size_t d, uint32_t seed) {
 }
 
 // Embedding-like unit vectors: a random 32-dimensional latent space mapped into d dimensions,
-// plus isotropic noise (text embeddings have a low intrinsic dimension).
-std::vector<float> EmbeddingLikeVectors(size_t n, size_t d, uint32_t seed) {
+// plus isotropic noise (text embeddings have a low intrinsic dimension). `noise` is the noise's
+// standard deviation relative to the latent signal's, per coordinate.
+std::vector<float> EmbeddingLikeVectors(size_t n, size_t d, uint32_t seed, float noise = 0.5f) {
   constexpr size_t kLatent = 32;
   std::mt19937 basis_rng(1234);  // the same space for every seed
   std::normal_distribution<float> gauss;
@@ -57,7 +58,7 @@ std::vector<float> EmbeddingLikeVectors(size_t n, size_t d, uint32_t seed) {
     for (size_t j = 0; j < d; ++j) {
       float a = 0;
       for (size_t l = 0; l < kLatent; ++l) a += basis[j * kLatent + l] * z[l];
-      v[i * d + j] = a + 0.5f * std::sqrt(float{kLatent}) * gauss(rng);
+      v[i * d + j] = a + noise * std::sqrt(float{kLatent}) * gauss(rng);
     }
     Normalize(&v[i * d], d);
   }
@@ -475,13 +476,15 @@ TEST(FaissIndexTest, CompactionDropsTombstonesInBothModes) {
 // ---- ANN quality -------------------------------------------------------------------------------
 
 // recall@10 of the default HNSW settings against exact search: 20,000 unit vectors of dimension
-// 384 (embedding-like, fixed seed), 200 random queries and 200 perturbed copies of stored vectors.
-// On uniformly random vectors (no structure at all) the same settings reach far less; see
-// docs/PERFORMANCE.md and bench/vector_index_bench.cc.
+// 384 (embedding-like with heavy noise, fixed seed), 200 random queries and 200 perturbed copies
+// of stored vectors. The noise is chosen so that the defaults land where they do on hash-embedded
+// real text of this size (~0.97; bench/vector_index_bench.cc): with less noise recall is ~1.0,
+// and on uniformly random vectors (no structure at all) the same settings reach far less.
 TEST(FaissIndexTest, HnswRecallAt10IsAtLeast95PercentOfExact) {
   constexpr size_t kD = 384;
   constexpr size_t kN = 20000;
-  const auto data = EmbeddingLikeVectors(kN, kD, 42);
+  constexpr float kNoise = 1.5f;
+  const auto data = EmbeddingLikeVectors(kN, kD, 42, kNoise);
   const auto ids = Iota(kN);
 
   FaissIndexOptions exact_options;
@@ -497,7 +500,7 @@ TEST(FaissIndexTest, HnswRecallAt10IsAtLeast95PercentOfExact) {
   ann->WaitForRebuild();
   ASSERT_EQ(ann->type(), "hnsw");
 
-  const auto random_queries = EmbeddingLikeVectors(200, kD, 7);
+  const auto random_queries = EmbeddingLikeVectors(200, kD, 7, kNoise);
   const auto perturbed_queries = PerturbedCopies(data, kD, 200, 0.02f, 9);
   const double recall_random = RecallAt(*ann, *exact, random_queries, kD, 10);
   const double recall_perturbed = RecallAt(*ann, *exact, perturbed_queries, kD, 10);
@@ -660,8 +663,9 @@ TEST(FaissIndexTest, SaveIntoAMissingDirectoryFailsCleanly) {
 // ---- Concurrency -------------------------------------------------------------------------------
 
 // Four threads search while a fifth adds and removes; the index crosses its threshold (background
-// HNSW build) and compacts meanwhile. Every answer must be well formed, the stable vectors must
-// keep finding themselves, and an id removed before a search started must never come back.
+// HNSW build) and compacts meanwhile. Every answer must be well formed (10 distinct hits, best
+// first), an id removed before a search started must never come back, and the stable vectors must
+// keep finding themselves (in at least 99% of the searches: HNSW is approximate).
 TEST(FaissIndexTest, ConcurrentSearchesWhileAddingAndRemoving) {
   constexpr size_t kD = 32;
   constexpr size_t kStable = 400;
@@ -679,6 +683,7 @@ TEST(FaissIndexTest, ConcurrentSearchesWhileAddingAndRemoving) {
   std::atomic<bool> done{false};
   std::atomic<int> failures{0};
   std::atomic<size_t> searches{0};
+  std::atomic<size_t> self_misses{0};  // a stable vector not found as its own best match
 
   std::vector<std::thread> readers;
   for (int t = 0; t < 4; ++t) {
@@ -689,18 +694,21 @@ TEST(FaissIndexTest, ConcurrentSearchesWhileAddingAndRemoving) {
         const int64_t removed_limit = removed_below.load();
         auto hits = index->Search(Row(stable, kD, i), 10);
         searches.fetch_add(1);
-        if (!hits || hits->empty() || hits->size() > 10) {
+        if (!hits || hits->size() != 10) {  // at least 400 vectors are live throughout
           failures.fetch_add(1);
           continue;
         }
+        // HNSW may, rarely, leave a node unreachable: count misses rather than fail on one.
         if ((*hits)[0].id != static_cast<int64_t>(i) + 1 ||
             std::abs((*hits)[0].score - 1.f) > 1e-4) {
-          failures.fetch_add(1);
+          self_misses.fetch_add(1);
         }
+        std::set<int64_t> seen;
         for (size_t j = 0; j < hits->size(); ++j) {
           const VectorHit& h = (*hits)[j];
           if (j > 0 && h.score > (*hits)[j - 1].score) failures.fetch_add(1);
           if (h.id >= kChurnBase && h.id < removed_limit) failures.fetch_add(1);
+          if (!seen.insert(h.id).second) failures.fetch_add(1);
         }
       }
     });
@@ -733,6 +741,7 @@ TEST(FaissIndexTest, ConcurrentSearchesWhileAddingAndRemoving) {
 
   EXPECT_EQ(failures.load(), 0);
   EXPECT_GT(searches.load(), 0u);
+  EXPECT_LE(self_misses.load() * 100, searches.load());
   EXPECT_EQ(index->size(), kStable + 10 * 40);
   EXPECT_EQ(index->max_id(), kChurnBase + static_cast<int64_t>(kChurn) - 1);
 }

@@ -136,7 +136,6 @@ Status IndexManager::Save() {
     watermark = watermark_.load();
     index = current();
   }
-  index->WaitForRebuild();
   Status s = index->Save(options_.path, options_.embedding_model, watermark);
   if (!s.ok()) {
     dirty_ = true;
