@@ -28,6 +28,9 @@ struct Config {
   int64_t server_threads = 0;             // I/O threads; 0 = number of cores
   int64_t server_workers = 0;             // handler worker threads; 0 = number of cores
   int64_t server_max_queued = 1024;       // queued requests before 503
+  int64_t server_slow_workers = 16;       // threads for slow routes (LLM, scrape) and streams
+  int64_t server_max_queued_slow = 64;    // queued slow requests before 503
+  int64_t server_max_header_bytes = 16384;  // request line + headers before 431
   int64_t server_body_limit = 1 << 20;    // request body bytes before 413
   int64_t server_header_timeout_ms = 10000;
   int64_t server_body_timeout_ms = 30000;

@@ -34,6 +34,9 @@ http::ServerOptions ServerOptionsFrom(const Config& c) {
   o.worker_threads = static_cast<int>(c.server_workers);
   o.max_queued_requests = static_cast<size_t>(c.server_max_queued);
   o.body_limit_bytes = static_cast<size_t>(c.server_body_limit);
+  o.slow_worker_threads = static_cast<int>(c.server_slow_workers);
+  o.max_queued_slow_requests = static_cast<size_t>(c.server_max_queued_slow);
+  o.max_header_bytes = static_cast<size_t>(c.server_max_header_bytes);
   o.header_timeout_ms = c.server_header_timeout_ms;
   o.body_timeout_ms = c.server_body_timeout_ms;
   o.idle_timeout_ms = c.server_idle_timeout_ms;

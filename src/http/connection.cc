@@ -178,9 +178,8 @@ Connection::Connection(ServerShared& shared, tcp::socket socket)
   exchange_->request.remote_address = remote_address_;
   socket_.set_option(tcp::no_delay(true), ec);
   const ServerOptions& o = shared_.options;
-  watch_step_ =
-      Ms(std::max<int64_t>(1, std::min({o.header_timeout_ms, o.body_timeout_ms, o.idle_timeout_ms,
-                                        o.write_timeout_ms, kLingerMs})));
+  watch_step_ = Ms(std::max<int64_t>(1, std::min({o.header_timeout_ms, o.body_timeout_ms,
+                                                  o.idle_timeout_ms, o.write_timeout_ms})));
 }
 
 Connection::~Connection() = default;
@@ -189,6 +188,8 @@ asio::any_io_executor Connection::executor() { return socket_.get_executor(); }
 
 void Connection::SetDeadline(int64_t timeout_ms) {
   deadline_ = SteadyClock::now() + Ms(timeout_ms);
+  // Only a deadline shorter than the watchdog step (the linger) can fall before its wake-up.
+  if (deadline_ < watchdog_.expiry()) watchdog_.cancel();
 }
 
 void Connection::ClearDeadline() { deadline_ = SteadyClock::time_point::max(); }
@@ -218,7 +219,8 @@ asio::awaitable<void> Connection::Watch(std::shared_ptr<Connection> self) {
       self->ClearDeadline();
       self->Shut();  // the pending operation fails and the coroutine ends the connection
     }
-    // Every deadline is set at least watch_step_ ahead, so none can fall before this wake-up.
+    // Deadlines of configured timeouts are set at least watch_step_ ahead, so none can fall
+    // before this wake-up; a shorter one (the linger) cancels the wait to be re-armed.
     auto wake = std::min(self->deadline_, now + self->watch_step_);
     self->watchdog_.expires_at(wake);
     co_await self->watchdog_.async_wait(kTuple);
@@ -412,9 +414,9 @@ asio::awaitable<bool> Connection::ServeRequest(RequestParser& parser) {
         response = InvokeHandler(*match.handler, request);
       } else {
         const api::Handler* handler = match.handler;
-        bool ran = co_await RunOnWorker(shared_.pool, [handler, &request, &response] {
-          response = InvokeHandler(*handler, request);
-        });
+        WorkerPool& pool = match.options.slow ? shared_.slow_pool : shared_.pool;
+        bool ran = co_await RunOnWorker(
+            pool, [handler, &request, &response] { response = InvokeHandler(*handler, request); });
         if (!ran) response = Overloaded(request.request_id);
       }
       break;
@@ -496,7 +498,7 @@ asio::awaitable<void> Connection::Send(Exchange& ex, api::Response& response) {
 
 asio::awaitable<void> Connection::SendStream(Exchange& ex, api::Response& response) {
   auto bridge = std::make_shared<StreamBridge>(executor(), socket_.native_handle());
-  bool posted = shared_.pool.TryPost(WorkerPool::Task(
+  bool posted = shared_.slow_pool.TryPost(WorkerPool::Task(
       [bridge, produce = std::move(response.stream), id = ex.request.request_id](bool run) mutable {
         bool failed = false;
         if (run) {

@@ -3,8 +3,8 @@
 //
 // Timeouts: before each socket operation the coroutine sets a deadline (a plain store); a
 // watchdog timer per connection checks it and shuts the socket down once it passes. The watchdog
-// sleeps at most the smallest configured timeout at a time, so a new deadline can never fall
-// before its next wake-up and no timer is touched per request.
+// sleeps at most the smallest configured timeout at a time, so a deadline from a configured
+// timeout can never fall before its next wake-up and no timer is touched per request.
 //
 // Thread safety: a Connection is driven by its coroutines on its io_context's single thread;
 // CloseIfIdle() and ForceClose() must be posted to executor() (the server does so from Stop()).
@@ -58,7 +58,8 @@ class ConnectionTracker {
 struct ServerShared {
   const ServerOptions& options;
   const Router& router;
-  WorkerPool& pool;
+  WorkerPool& pool;       // handlers
+  WorkerPool& slow_pool;  // handlers of `slow` routes and streaming producers
   HttpMetrics& metrics;
   const CorsPolicy& cors;
   const std::atomic<bool>& stopping;  // Stop() began: finish the current request, then close

@@ -60,6 +60,10 @@ HttpMetrics::HttpMetrics(MetricsRegistry* registry, const std::vector<std::strin
   queue_depth_ =
       &registry_->AddGauge("http_worker_queue_depth", "Requests waiting for a worker thread.")
            .Get();
+  slow_queue_depth_ = &registry_
+                           ->AddGauge("http_slow_worker_queue_depth",
+                                      "Slow requests and streams waiting for a slow worker.")
+                           .Get();
 }
 
 void HttpMetrics::ConnectionOpened() {

@@ -16,9 +16,10 @@ namespace jrvs::http {
 
 // Metrics of one server (names as in docs: http_requests_total{route,method,status},
 // http_request_duration_seconds{route}, http_requests_in_flight, http_connections_active,
-// http_worker_queue_depth). `route` is the matched route pattern, or "unmatched"; `method` is one
-// of the standard methods or "OTHER", so no label takes unbounded values.
-// With a null registry every method is a no-op. Thread-safe; the registry must outlive this.
+// http_worker_queue_depth, http_slow_worker_queue_depth). `route` is the matched route pattern, or
+// "unmatched"; `method` is one of the standard methods or "OTHER", so no label takes unbounded
+// values. With a null registry every method is a no-op. Thread-safe; the registry must outlive
+// this.
 class HttpMetrics {
  public:
   // `patterns[i]` is the label of route id i.
@@ -29,8 +30,9 @@ class HttpMetrics {
   void RequestStarted();
   // `route_id` -1 = unmatched.
   void RequestFinished(int route_id, std::string_view method, int status, double seconds);
-  // Gauge for the worker pool's queue depth (null without a registry).
+  // Gauges for the worker pools' queue depths (null without a registry).
   Gauge* queue_depth() { return queue_depth_; }
+  Gauge* slow_queue_depth() { return slow_queue_depth_; }
 
  private:
   Counter& RequestCounter(int route_id, std::string_view method, int status);
@@ -43,6 +45,7 @@ class HttpMetrics {
   Gauge* in_flight_ = nullptr;
   Gauge* connections_ = nullptr;
   Gauge* queue_depth_ = nullptr;
+  Gauge* slow_queue_depth_ = nullptr;
 };
 
 // CORS for browser clients (the web page on another origin). Disabled with no allowed origins;

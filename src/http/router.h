@@ -28,6 +28,10 @@ struct RouteOptions {
   // never-blocking handlers (health, metrics): it saves two thread hops per request, but a slow
   // inline handler stalls every connection on that I/O thread. Default false.
   bool run_on_io_thread = false;
+  // The handler waits on a slow dependency (an LLM, a web page): run it on the server's separate
+  // slow pool so a hung model can never occupy the workers that fast routes (search, stats) need.
+  // Streaming producers always run there. Ignored with run_on_io_thread. Default false.
+  bool slow = false;
 };
 
 // The outcome of Router::Match.

@@ -65,6 +65,12 @@ Status ValidateServerOptions(const ServerOptions& o) {
   if (o.max_queued_requests > 1'000'000) {
     return Invalid("max_queued_requests", "must be at most 1000000");
   }
+  if (o.slow_worker_threads < 1 || o.slow_worker_threads > 1024) {
+    return Invalid("slow_worker_threads", "must be 1..1024");
+  }
+  if (o.max_queued_slow_requests > 1'000'000) {
+    return Invalid("max_queued_slow_requests", "must be at most 1000000");
+  }
   if (o.body_limit_bytes == 0 || o.body_limit_bytes > (1ULL << 32)) {
     return Invalid("body_limit_bytes", "must be 1..4294967296");
   }
@@ -127,6 +133,7 @@ class Server::Impl {
   CorsPolicy cors_;
   std::unique_ptr<HttpMetrics> metrics_;
   std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<WorkerPool> slow_pool_;
   internal::ConnectionTracker tracker_;
   std::unique_ptr<internal::ServerShared> shared_;
   std::atomic<bool> stopping_{false};
@@ -199,8 +206,14 @@ Status Server::Impl::Start() {
   pool_options.max_queued = options_.max_queued_requests;
   pool_options.queue_depth = metrics_->queue_depth();
   pool_ = std::make_unique<WorkerPool>(std::move(pool_options));
-  shared_ = std::make_unique<internal::ServerShared>(
-      internal::ServerShared{options_, router_, *pool_, *metrics_, cors_, stopping_, tracker_});
+  WorkerPoolOptions slow_options;
+  slow_options.threads = static_cast<size_t>(options_.slow_worker_threads);
+  slow_options.max_queued = options_.max_queued_slow_requests;
+  slow_options.name = "jrvs-slow";
+  slow_options.queue_depth = metrics_->slow_queue_depth();
+  slow_pool_ = std::make_unique<WorkerPool>(std::move(slow_options));
+  shared_ = std::make_unique<internal::ServerShared>(internal::ServerShared{
+      options_, router_, *pool_, *slow_pool_, *metrics_, cors_, stopping_, tracker_});
 
   for (auto& context : contexts_) guards_.push_back(asio::make_work_guard(*context));
   asio::co_spawn(*contexts_[0], AcceptLoop(),
@@ -220,8 +233,9 @@ Status Server::Impl::Start() {
     });
   }
   started_ = true;
-  spdlog::info("http: listening on {}:{} ({} I/O threads, {} workers)", address.to_string(),
-               port_.load(), io_threads, pool_->threads());
+  spdlog::info("http: listening on {}:{} ({} I/O threads, {} workers, {} slow workers)",
+               address.to_string(), port_.load(), io_threads, pool_->threads(),
+               slow_pool_->threads());
   return Status::Ok();
 }
 
@@ -253,7 +267,8 @@ bool Server::Impl::OnOwnThread() const {
                   [self](const std::thread& t) { return t.get_id() == self; })) {
     return true;
   }
-  return (pool_ && pool_->OnWorkerThread()) || stopper_.get_id() == self;
+  return (pool_ && pool_->OnWorkerThread()) || (slow_pool_ && slow_pool_->OnWorkerThread()) ||
+         stopper_.get_id() == self;
 }
 
 void Server::Impl::Stop() {
@@ -303,6 +318,7 @@ void Server::Impl::DoStop() {
   // Queued handlers are cancelled (their clients get nothing more: connections are closing);
   // running ones are waited for.
   pool_->Shutdown();
+  slow_pool_->Shutdown();
   if (!tracker_.WaitEmpty(kForcedCloseWaitMs)) {
     spdlog::warn("http: connections still open at shutdown; abandoning them");
   }

@@ -3,8 +3,9 @@
 // Threads: `io_threads` threads each run their own io_context; the listener deals accepted
 // connections round-robin between them and each connection is one coroutine that lives on one
 // thread (no strands, no locks on the request path). Handlers run on a bounded worker pool unless
-// their route says `run_on_io_thread`; the coroutine resumes on its own thread afterwards. A full
-// worker queue answers 503 at once.
+// their route says `run_on_io_thread`, or on a second bounded pool if it says `slow` (streaming
+// producers always do); the coroutine resumes on its own thread afterwards. A full queue answers
+// 503 at once.
 //
 // Per connection: keep-alive; pipelined requests answered in order, one at a time; a request
 // parser bounded by `max_header_bytes` and `body_limit_bytes`; timeouts for the first byte of the
@@ -15,12 +16,12 @@
 //
 // Upgrades (WebSocket, planned for /ws/chat): a request with `Upgrade: websocket` reaches the
 // connection loop with the socket and any read-ahead bytes still owned by that coroutine; the
-// planned hook is a per-route upgrade handler taking them over (see connection.cc,
-// `HandOffUpgrade`). Until one is registered such requests are routed like any other.
+// planned hook is a per-route upgrade handler taking them over at the marked hand-off point in
+// connection.cc. Until one is registered such requests are routed like any other.
 //
 // Thread safety: Start() once from one thread; port() is safe after Start(); Stop() and Wait() are
-// safe from any thread, including handler threads, and Stop() is idempotent. The router and the
-// metrics registry must outlive the server.
+// safe from any thread, including handler threads, and Stop() is idempotent. The server owns the
+// router; the metrics registry must outlive the server.
 #pragma once
 
 #include <cstddef>
@@ -42,6 +43,11 @@ struct ServerOptions {
   int worker_threads = 0;          // threads running handlers; 0 = hardware cores, 1..1024
   // Requests that may wait for a worker while all are busy; beyond that a fast 503. 0..1e6.
   size_t max_queued_requests = 256;
+  // Threads for `slow` routes and streaming producers (LLM, scraping): mostly waiting on I/O, so
+  // more than cores. 1..1024
+  int slow_worker_threads = 16;
+  // Slow requests and streams that may wait for a slow worker; beyond that a fast 503. 0..1e6.
+  size_t max_queued_slow_requests = 64;
   size_t body_limit_bytes = 1 << 20;    // largest request body; larger is 413 (1 MiB)
   size_t max_header_bytes = 16 * 1024;  // request line + headers; larger is 431 (16 KiB)
   // Milliseconds from a request's first byte (or from connect) until its header is complete; a

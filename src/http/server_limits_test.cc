@@ -94,6 +94,18 @@ TEST(ServerLimitsTest, MalformedRequestsAre400JsonThenClose) {
   }
 }
 
+TEST(ServerLimitsTest, ConnectionIsReleasedWhenClientNeverClosesAfterAnError) {
+  MetricsRegistry metrics;
+  auto server = StartServer(EchoRouter(), {}, &metrics);  // default (long) timeouts
+  Gauge& connections = metrics.AddGauge("http_connections_active", "").Get();
+  RawConnection raw("127.0.0.1", server->port());
+  ASSERT_TRUE(raw.Connect().ok());
+  ASSERT_TRUE(raw.Send("NOT HTTP\r\n\r\n").ok());
+  EXPECT_TRUE(raw.ReadUntilClose(10s).closed);  // the server's FIN after the 400
+  // The client keeps its end open; the server stops draining after its short linger.
+  EXPECT_TRUE(test::Eventually([&] { return connections.Value() == 0.0; }, 5s));
+}
+
 TEST(ServerLimitsTest, MalformedTargetIs400) {
   auto server = StartServer(EchoRouter());
   HttpClient client("127.0.0.1", server->port());
@@ -213,6 +225,57 @@ TEST(ServerLimitsTest, FullWorkerQueueAnswers503Fast) {
   EXPECT_EQ(first->status, 200);
   EXPECT_EQ(second->status, 200);
   EXPECT_EQ(depth.Value(), 0.0);
+}
+
+TEST(ServerLimitsTest, SlowRoutesCannotStarveFastOnes) {
+  Gate gate;
+  Router router;
+  ASSERT_TRUE(router
+                  .Add("POST", "/llm",
+                       [&gate](const api::Request&) {
+                         gate.Wait();
+                         return api::JsonResponse(R"({"answer":42})");
+                       },
+                       {.slow = true})
+                  .ok());
+  ASSERT_TRUE(router
+                  .Add("GET", "/search",
+                       [](const api::Request&) { return api::JsonResponse(R"({"results":[]})"); })
+                  .ok());
+  ASSERT_TRUE(router
+                  .Add("GET", "/stream",
+                       [](const api::Request&) {
+                         api::Response r;
+                         r.stream = [](api::StreamSink& sink) { sink.Write("x"); };
+                         return r;
+                       })
+                  .ok());
+  ServerOptions options;
+  options.worker_threads = 1;
+  options.slow_worker_threads = 1;
+  options.max_queued_slow_requests = 0;
+  auto server = StartServer(std::move(router), options);
+  auto llm = std::async(std::launch::async,
+                        [&] { return HttpClient("127.0.0.1", server->port()).Post("/llm", "{}"); });
+  ASSERT_TRUE(gate.WaitArrivals(1));  // the only slow worker is stuck on the "model"
+  HttpClient client("127.0.0.1", server->port());
+  for (int i = 0; i < 3; ++i) {  // the regular worker is untouched
+    auto r = client.Get("/search");
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    EXPECT_EQ(r->status, 200);
+  }
+  auto second = client.Post("/llm", "{}");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, 503);
+  // Streams run on the slow pool too: full, so a fast 503 before any body is sent.
+  auto stream = client.Get("/stream");
+  ASSERT_TRUE(stream.has_value()) << stream.error().ToString();
+  EXPECT_EQ(stream->status, 503);
+  EXPECT_EQ(Str(ErrorOf(stream->body), "code"), "unavailable");
+  gate.Open();
+  auto first = llm.get();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->status, 200);
 }
 
 TEST(ServerLimitsTest, GracefulStopLetsInFlightRequestFinish) {
