@@ -20,18 +20,6 @@ json::value UrlValue(const std::optional<std::string>& url) {
   return url ? json::value(*url) : json::value(nullptr);
 }
 
-std::string_view OutcomeName(store::PutDocumentResult::Outcome o) {
-  switch (o) {
-    case store::PutDocumentResult::Outcome::kCreated:
-      return "created";
-    case store::PutDocumentResult::Outcome::kUpdated:
-      return "updated";
-    case store::PutDocumentResult::Outcome::kUnchanged:
-      return "unchanged";
-  }
-  return "created";
-}
-
 json::value ParseOr(std::string_view text, json::value fallback) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
@@ -118,7 +106,7 @@ Response KnowledgeApi::AddDocument(const Request& request) const {
   json::object root{{"success", true},
                     {"document_id", result->document_id},
                     {"chunks", static_cast<int64_t>(result->chunks)},
-                    {"status", OutcomeName(result->outcome)}};
+                    {"status", rag::OutcomeName(result->outcome)}};
   return JsonResponse(json::serialize(root), created ? 201 : 200);
 }
 
@@ -296,7 +284,7 @@ Response KnowledgeApi::Upload(const Request& request) const {
         item["success"] = true;
         item["document_id"] = result->document_id;
         item["chunks"] = static_cast<int64_t>(result->chunks);
-        item["status"] = OutcomeName(result->outcome);
+        item["status"] = rag::OutcomeName(result->outcome);
         ++added;
       } else {
         status = result.error();

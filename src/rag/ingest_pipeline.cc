@@ -16,18 +16,6 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::string_view OutcomeName(store::PutDocumentResult::Outcome o) {
-  switch (o) {
-    case store::PutDocumentResult::Outcome::kCreated:
-      return "created";
-    case store::PutDocumentResult::Outcome::kUpdated:
-      return "updated";
-    case store::PutDocumentResult::Outcome::kUnchanged:
-      return "unchanged";
-  }
-  return "unknown";
-}
-
 // {"page": N} for the page holding most of [start, end), or "{}".
 std::string ChunkMetadata(const std::vector<PageSpan>& pages, size_t start, size_t end) {
   int best_page = 0;
@@ -44,6 +32,18 @@ std::string ChunkMetadata(const std::vector<PageSpan>& pages, size_t start, size
 }
 
 }  // namespace
+
+std::string_view OutcomeName(store::PutDocumentResult::Outcome o) {
+  switch (o) {
+    case store::PutDocumentResult::Outcome::kCreated:
+      return "created";
+    case store::PutDocumentResult::Outcome::kUpdated:
+      return "updated";
+    case store::PutDocumentResult::Outcome::kUnchanged:
+      return "unchanged";
+  }
+  return "unknown";
+}
 
 std::string DeriveTitle(const IngestDocument& doc, size_t max_bytes) {
   std::string_view title = text::TrimSpace(doc.title);

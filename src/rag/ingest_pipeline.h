@@ -67,6 +67,9 @@ class IngestPipeline {
   Counter* chunks_total_ = nullptr;
 };
 
+// "created", "updated" or "unchanged" (API and metrics label).
+std::string_view OutcomeName(store::PutDocumentResult::Outcome outcome);
+
 // The title to store: the given one (trimmed), else the last path segment of the URL, else the
 // first non-empty line of the content, cut to `max_bytes`.
 std::string DeriveTitle(const IngestDocument& doc, size_t max_bytes);
