@@ -3,6 +3,7 @@
 #include "store/sqlite_store.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include "store/migrations.h"
+#include "store/sqlite_checkpointer.h"
 #include "store/sqlite_connection.h"
 #include "store/sqlite_store_metrics.h"
 #include "store/sqlite_writer.h"
@@ -127,6 +129,16 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(SqliteOptions options,
   if (Result<SqliteReaderPool::Lease> lease = store->readers_->Borrow(); !lease) {
     return Error(lease.error());
   }
+  if (store->options_.wal_autocheckpoint_pages > 0) {
+    conn_options.query_only = false;  // a checkpoint writes the database file
+    Result<std::unique_ptr<SqliteConnection>> ckpt_conn = SqliteConnection::Open(conn_options);
+    if (!ckpt_conn) return Error(ckpt_conn.error());
+    SqliteStore* self = store.get();
+    store->checkpointer_ = std::make_unique<SqliteCheckpointer>(
+        std::move(*ckpt_conn), store->options_.wal_autocheckpoint_pages,
+        [self] { self->FinishCheckpoint(); });
+    store->checkpointer_->Attach(**writer_conn);
+  }
   SqliteWriter::Options writer_options{
       .queue_capacity = store->options_.write_queue_capacity,
       .max_batch_ops = store->options_.max_batch_ops,
@@ -151,8 +163,24 @@ SqliteStore::~SqliteStore() {
       }
     }
   }
+  if (checkpointer_ != nullptr) checkpointer_->Stop();  // no FinishCheckpoint() from now on
+  writer_.reset();  // closes the writer connection, which holds the checkpointer's WAL hook
   readers_.reset();
-  writer_.reset();  // the last connection to close checkpoints and removes the WAL
+  checkpointer_.reset();  // the last connection to close checkpoints and removes the WAL
+}
+
+void SqliteStore::FinishCheckpoint() {
+  // Between two transactions no write can interleave, so this copies the frames written since
+  // the background checkpoint began and lets the next transaction restart the WAL. It waits, so
+  // the checkpointer starts no new checkpoint meanwhile (one would hold the checkpoint lock).
+  Status s = writer_->RunExclusive([](SqliteConnection& conn) -> Status {
+    int rc =
+        sqlite3_wal_checkpoint_v2(conn.db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    return SqliteStatus(rc, conn.db(), "finishing checkpoint");
+  });
+  if (!s.ok() && s.code() != StatusCode::kUnavailable) {  // Unavailable: queue full or closing
+    spdlog::warn("{}", s.ToString());
+  }
 }
 
 // ---- conversations ----
@@ -162,21 +190,23 @@ Result<int64_t> SqliteStore::AppendConversation(const NewConversation& turn) {
   const int64_t created_at = turn.created_at_ms != 0 ? turn.created_at_ms : clock_->NowUnixMs();
   const std::string_view sources = JsonOr(turn.sources_json, "[]");
   int64_t id = 0;
-  Status status = writer_->Write([&](SqliteConnection& conn) -> Status {
-    Result<SqliteStatement> stmt = conn.Prepare(kInsertConversation);
-    if (!stmt) return stmt.error();
-    stmt->BindText(1, turn.session_id)
-        .BindText(2, turn.user_message)
-        .BindText(3, turn.ai_response)
-        .BindText(4, turn.model_used)
-        .BindText(5, turn.context_used)
-        .BindText(6, sources)
-        .BindInt(7, created_at)
-        .BindDouble(8, turn.latency_ms);
-    if (Status s = stmt->Run(); !s.ok()) return s;
-    id = conn.LastInsertRowId();
-    return Status::Ok();
-  });
+  Status status = writer_->Write(
+      [&](SqliteConnection& conn) -> Status {
+        Result<SqliteStatement> stmt = conn.Prepare(kInsertConversation);
+        if (!stmt) return stmt.error();
+        stmt->BindText(1, turn.session_id)
+            .BindText(2, turn.user_message)
+            .BindText(3, turn.ai_response)
+            .BindText(4, turn.model_used)
+            .BindText(5, turn.context_used)
+            .BindText(6, sources)
+            .BindInt(7, created_at)
+            .BindDouble(8, turn.latency_ms);
+        if (Status s = stmt->Run(); !s.ok()) return s;
+        id = conn.LastInsertRowId();
+        return Status::Ok();
+      },
+      SqliteWriter::Atomicity::kSingleStatement);
   if (!status.ok()) return timer.Finish<int64_t>(Error(std::move(status)));
   return timer.Finish<int64_t>(id);
 }
@@ -216,14 +246,16 @@ Result<std::vector<Conversation>> SqliteStore::ListConversations(std::string_vie
 Result<int64_t> SqliteStore::DeleteSession(std::string_view session_id) {
   DbOpTimer timer(metrics_.get(), clock_, DbOp::kDeleteSession);
   int64_t deleted = 0;
-  Status status = writer_->Write([&](SqliteConnection& conn) -> Status {
-    Result<SqliteStatement> stmt = conn.Prepare(kDeleteSession);
-    if (!stmt) return stmt.error();
-    stmt->BindText(1, session_id);
-    if (Status s = stmt->Run(); !s.ok()) return s;
-    deleted = conn.Changes();
-    return Status::Ok();
-  });
+  Status status = writer_->Write(
+      [&](SqliteConnection& conn) -> Status {
+        Result<SqliteStatement> stmt = conn.Prepare(kDeleteSession);
+        if (!stmt) return stmt.error();
+        stmt->BindText(1, session_id);
+        if (Status s = stmt->Run(); !s.ok()) return s;
+        deleted = conn.Changes();
+        return Status::Ok();
+      },
+      SqliteWriter::Atomicity::kSingleStatement);
   if (!status.ok()) return timer.Finish<int64_t>(Error(std::move(status)));
   return timer.Finish<int64_t>(deleted);
 }
@@ -231,14 +263,16 @@ Result<int64_t> SqliteStore::DeleteSession(std::string_view session_id) {
 Result<int64_t> SqliteStore::DeleteConversationsBefore(int64_t cutoff_ms) {
   DbOpTimer timer(metrics_.get(), clock_, DbOp::kDeleteConversationsBefore);
   int64_t deleted = 0;
-  Status status = writer_->Write([&](SqliteConnection& conn) -> Status {
-    Result<SqliteStatement> stmt = conn.Prepare(kDeleteConversationsBefore);
-    if (!stmt) return stmt.error();
-    stmt->BindInt(1, cutoff_ms);
-    if (Status s = stmt->Run(); !s.ok()) return s;
-    deleted = conn.Changes();
-    return Status::Ok();
-  });
+  Status status = writer_->Write(
+      [&](SqliteConnection& conn) -> Status {
+        Result<SqliteStatement> stmt = conn.Prepare(kDeleteConversationsBefore);
+        if (!stmt) return stmt.error();
+        stmt->BindInt(1, cutoff_ms);
+        if (Status s = stmt->Run(); !s.ok()) return s;
+        deleted = conn.Changes();
+        return Status::Ok();
+      },
+      SqliteWriter::Atomicity::kSingleStatement);
   if (!status.ok()) return timer.Finish<int64_t>(Error(std::move(status)));
   return timer.Finish<int64_t>(deleted);
 }
@@ -284,12 +318,14 @@ Status SqliteStore::Ping() {
 Status SqliteStore::RecordModelUsage(std::string_view model, double response_ms) {
   DbOpTimer timer(metrics_.get(), clock_, DbOp::kRecordModelUsage);
   const int64_t now = clock_->NowUnixMs();
-  return timer.Finish(writer_->Write([&](SqliteConnection& conn) -> Status {
-    Result<SqliteStatement> stmt = conn.Prepare(kRecordModelUsage);
-    if (!stmt) return stmt.error();
-    stmt->BindText(1, model).BindDouble(2, response_ms).BindInt(3, now);
-    return stmt->Run();
-  }));
+  return timer.Finish(writer_->Write(
+      [&](SqliteConnection& conn) -> Status {
+        Result<SqliteStatement> stmt = conn.Prepare(kRecordModelUsage);
+        if (!stmt) return stmt.error();
+        stmt->BindText(1, model).BindDouble(2, response_ms).BindInt(3, now);
+        return stmt->Run();
+      },
+      SqliteWriter::Atomicity::kSingleStatement));
 }
 
 Result<std::vector<ModelUsage>> SqliteStore::ListModelUsage() {
@@ -332,12 +368,14 @@ Result<std::optional<std::string>> SqliteStore::GetSetting(std::string_view key)
 
 Status SqliteStore::PutSetting(std::string_view key, std::string_view value) {
   DbOpTimer timer(metrics_.get(), clock_, DbOp::kPutSetting);
-  return timer.Finish(writer_->Write([&](SqliteConnection& conn) -> Status {
-    Result<SqliteStatement> stmt = conn.Prepare(kPutSetting);
-    if (!stmt) return stmt.error();
-    stmt->BindText(1, key).BindText(2, value);
-    return stmt->Run();
-  }));
+  return timer.Finish(writer_->Write(
+      [&](SqliteConnection& conn) -> Status {
+        Result<SqliteStatement> stmt = conn.Prepare(kPutSetting);
+        if (!stmt) return stmt.error();
+        stmt->BindText(1, key).BindText(2, value);
+        return stmt->Run();
+      },
+      SqliteWriter::Atomicity::kSingleStatement));
 }
 
 // ---- maintenance ----
@@ -395,9 +433,12 @@ Status SqliteStore::BackupTo(const std::string& path) {
 }
 
 WriterStats SqliteStore::GetWriterStats() const {
-  return WriterStats{.queued = writer_->QueuedWrites(),
-                     .in_flight = writer_->InFlightWrites(),
-                     .batches = writer_->BatchesDone()};
+  return WriterStats{
+      .queued = writer_->QueuedWrites(),
+      .in_flight = writer_->InFlightWrites(),
+      .batches = writer_->BatchesDone(),
+      .background_checkpoints = checkpointer_ ? checkpointer_->Checkpoints() : 0,
+  };
 }
 
 }  // namespace jrvs::store

@@ -11,6 +11,11 @@
 // to gather a larger transaction. Completed callers are woken as a tree (the writer wakes one,
 // each woken caller wakes two more), so the writer thread is not busy with thread wake-ups.
 //
+// Checkpoints: once the WAL reaches `wal_autocheckpoint_pages`, a background thread with its own
+// connection copies it into the database file (PASSIVE, beside ongoing writes), and the writer
+// thread then copies the few frames written meanwhile between two transactions, so the WAL
+// restarts (SqliteCheckpointer). The writer thread no longer does the bulk of that I/O.
+//
 // Reads use a pool of reader connections (query_only). A read borrows an idle connection, or
 // opens one when none is idle, runs on the calling thread and gives it back; at most
 // `max_idle_readers` stay open, each with its own prepared-statement cache. This gives every
@@ -43,6 +48,7 @@
 
 namespace jrvs::store {
 
+class SqliteCheckpointer;
 class SqliteConnection;
 class SqliteReaderPool;
 class SqliteWriter;
@@ -74,7 +80,9 @@ struct SqliteOptions {
   // Reader connections kept open while idle (>= 0). Concurrent reads beyond it open extra
   // connections that are closed when returned.
   size_t max_idle_readers = 8;
-  // WAL size in pages at which a commit checkpoints automatically (>= 0; 0 turns it off).
+  // WAL size in pages (of 4 KiB) at which the WAL is copied back into the database file: the
+  // bulk by a background thread, the last few frames by the writer between transactions (see
+  // above; >= 0; 0: only at close and on Checkpoint()).
   int wal_autocheckpoint_pages = 1000;
   // Run PRAGMA optimize (refreshes planner statistics where useful) when the store closes.
   bool optimize_on_close = true;
@@ -93,9 +101,10 @@ struct ModelUsage {
 
 // Snapshot of the writer queue, for health checks and tests.
 struct WriterStats {
-  size_t queued = 0;     // accepted, waiting for the writer thread
-  size_t in_flight = 0;  // taken by the writer thread, transaction not yet ended
-  uint64_t batches = 0;  // transactions ended since Open
+  size_t queued = 0;                    // accepted, waiting for the writer thread
+  size_t in_flight = 0;                 // taken by the writer thread, transaction not yet ended
+  uint64_t batches = 0;                 // transactions ended since Open
+  uint64_t background_checkpoints = 0;  // PASSIVE checkpoints run by the checkpointer thread
 };
 
 class SqliteStore final : public Store {
@@ -175,10 +184,13 @@ class SqliteStore final : public Store {
   // Records that document `id` was read at `now_ms`; schedules the background write.
   void NoteAccess(int64_t id, int64_t now_ms);
   Status FlushAccesses(SqliteConnection& conn);
+  // Called by the checkpointer after a background checkpoint: completes it on the writer thread.
+  void FinishCheckpoint();
 
   const SqliteOptions options_;
   const Clock* const clock_;
-  std::unique_ptr<SqliteStoreMetrics> metrics_;  // null without a registry
+  std::unique_ptr<SqliteStoreMetrics> metrics_;       // null without a registry
+  std::unique_ptr<SqliteCheckpointer> checkpointer_;  // null when wal_autocheckpoint_pages == 0
   std::unique_ptr<SqliteReaderPool> readers_;
   std::unique_ptr<SqliteWriter> writer_;
 

@@ -127,7 +127,7 @@ TEST(SqliteStoreConcurrencyTest, ManyWritersAndReadersLoseNothingAndKeepOrder) {
   EXPECT_DOUBLE_EQ(batches.Sum(), kWriters * kPerWriter);  // every write in exactly one batch
 }
 
-TEST(SqliteStoreConcurrencyTest, FailingWriteDoesNotFailItsBatch) {
+TEST(SqliteStoreConcurrencyTest, FailingWritesDoNotFailTheirBatch) {
   TempDir dir;
   const std::string path = dir.File("jrvs.db");
   MetricsRegistry metrics;
@@ -140,17 +140,35 @@ TEST(SqliteStoreConcurrencyTest, FailingWriteDoesNotFailItsBatch) {
   std::thread first([&] { EXPECT_TRUE(store.AppendConversation(Turn("s", "first"))); });
   WaitUntil([&] { return store.GetWriterStats().in_flight == 1; });
 
-  // The next five queue up behind it and will be taken as one batch; the third one is invalid.
-  constexpr int kBatch = 5;
-  std::vector<Result<int64_t>> results(kBatch, Error(StatusCode::kInternal, "not run"));
+  // The next seven queue up behind it and will be taken as one batch. Append 2 fails in its only
+  // statement; document "bad" fails on its second chunk, after its document row and first chunk
+  // were written, so its SAVEPOINT must undo those.
+  constexpr int kAppends = 5;
+  std::vector<Result<int64_t>> appends(kAppends, Error(StatusCode::kInternal, "not run"));
+  Result<PutDocumentResult> bad_doc = Error(StatusCode::kInternal, "not run");
+  Result<PutDocumentResult> good_doc = Error(StatusCode::kInternal, "not run");
   std::vector<std::thread> batch;
-  for (int i = 0; i < kBatch; ++i) {
+  for (int i = 0; i < kAppends; ++i) {
     batch.emplace_back([&, i] {
-      results[i] = store.AppendConversation(
+      appends[i] = store.AppendConversation(
           Turn("batch", std::to_string(i), i == 2 ? "[broken json" : "[]"));
     });
   }
-  WaitUntil([&] { return store.GetWriterStats().queued == kBatch; });
+  batch.emplace_back([&] {
+    NewDocument doc;
+    doc.content = "bad document";
+    std::vector<NewChunk> chunks = {{.chunk_index = 0, .text = "zebra stripes", .embedding = {}},
+                                    {.chunk_index = 0, .text = "duplicate", .embedding = {}}};
+    bad_doc = store.PutDocument(doc, chunks, "m");
+  });
+  batch.emplace_back([&] {
+    NewDocument doc;
+    doc.content = "good document";
+    std::vector<NewChunk> chunks = {{.chunk_index = 0, .text = "giraffe necks", .embedding = {}}};
+    good_doc = store.PutDocument(doc, chunks, "m");
+  });
+  const size_t queued = batch.size();
+  WaitUntil([&] { return store.GetWriterStats().queued == queued; });
   // Reads are not blocked by the stalled writer.
   EXPECT_TRUE(store.ListConversations("batch", 0).has_value());
 
@@ -158,23 +176,32 @@ TEST(SqliteStoreConcurrencyTest, FailingWriteDoesNotFailItsBatch) {
   first.join();
   for (std::thread& t : batch) t.join();
 
-  for (int i = 0; i < kBatch; ++i) {
+  for (int i = 0; i < kAppends; ++i) {
     if (i == 2) {
-      ASSERT_FALSE(results[i].has_value());
-      EXPECT_EQ(results[i].error().code(), StatusCode::kInvalidArgument);
+      ASSERT_FALSE(appends[i].has_value());
+      EXPECT_EQ(appends[i].error().code(), StatusCode::kInvalidArgument);
     } else {
-      EXPECT_TRUE(results[i].has_value()) << i << ": " << results[i].error().ToString();
+      EXPECT_TRUE(appends[i].has_value()) << i << ": " << appends[i].error().ToString();
     }
   }
+  ASSERT_FALSE(bad_doc.has_value());
+  EXPECT_EQ(bad_doc.error().code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(good_doc.has_value()) << good_doc.error().ToString();
+
   auto turns = store.ListConversations("batch", 0);
   ASSERT_TRUE(turns.has_value());
   std::set<std::string> stored;
   for (const Conversation& t : *turns) stored.insert(t.user_message);
   EXPECT_EQ(stored, (std::set<std::string>{"0", "1", "3", "4"}));
-  // Exactly two transactions: the first write alone, then all five together.
+  auto stats = store.Stats();
+  EXPECT_EQ(stats->documents, 1);
+  EXPECT_EQ(stats->chunks, 1);
+  EXPECT_EQ(store.SearchText({"zebra"}, 5)->size(), 0u);
+  EXPECT_EQ(store.SearchText({"giraffe"}, 5)->size(), 1u);
+  // Exactly two transactions: the first write alone, then all the others together.
   const Histogram& sizes = metrics.AddHistogram("db_group_commit_batch_size", "").Get();
   EXPECT_EQ(sizes.Count(), 2u);
-  EXPECT_DOUBLE_EQ(sizes.Sum(), 1 + kBatch);
+  EXPECT_DOUBLE_EQ(sizes.Sum(), static_cast<double>(1 + queued));
 }
 
 TEST(SqliteStoreConcurrencyTest, FullWriteQueueFailsFastWithUnavailable) {
@@ -261,6 +288,29 @@ TEST(SqliteStoreConcurrencyTest, AcknowledgedWritesSurviveKill9) {
   auto hits = (*store)->SearchText({"survivor"}, 5);
   ASSERT_TRUE(hits.has_value());
   EXPECT_EQ(hits->size(), 1u);
+}
+
+TEST(SqliteStoreConcurrencyTest, BackgroundCheckpointsKeepEveryWrite) {
+  TempDir dir;
+  const std::string path = dir.File("jrvs.db");
+  auto opened = SqliteStore::Open({.path = path, .wal_autocheckpoint_pages = 8});
+  ASSERT_TRUE(opened.has_value());
+  SqliteStore& store = **opened;
+  for (int i = 0; i < 300; ++i) {
+    NewConversation turn = Turn("ckpt", std::to_string(i));
+    turn.ai_response = std::string(2000, 'x');  // about two turns per 4 KiB page
+    ASSERT_TRUE(store.AppendConversation(turn).has_value());
+  }
+  // The WAL passed 8 pages many times over; the checkpointer thread reacts on its own time.
+  WaitUntil([&] { return store.GetWriterStats().background_checkpoints >= 1; });
+  auto turns = store.ListConversations("ckpt", 0);
+  ASSERT_TRUE(turns.has_value());
+  ASSERT_EQ(turns->size(), 300u);
+  EXPECT_EQ(turns->back().user_message, "299");
+  opened->reset();
+  auto reopened = SqliteStore::Open({.path = path});
+  ASSERT_TRUE(reopened.has_value());
+  EXPECT_EQ((*reopened)->ListConversations("ckpt", 0)->size(), 300u);
 }
 
 TEST(SqliteStoreConcurrencyTest, StoresOpenedAndClosedFromManyThreads) {

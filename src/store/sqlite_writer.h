@@ -2,10 +2,11 @@
 //
 // Owns the writer connection and a thread fed by a bounded FIFO queue. The thread takes up to
 // `max_batch_ops` queued writes and runs them in one BEGIN IMMEDIATE ... COMMIT; when the batch
-// holds more than one write, each runs inside its own SAVEPOINT, so a write that fails is rolled
-// back alone and its neighbours still commit. Callers of Write() block until the transaction
-// holding their write has committed (or failed): OK means durable. When the queue is full,
-// Write() fails at once with kUnavailable instead of waiting.
+// holds more than one write, each runs inside its own SAVEPOINT (or, for a single-statement
+// write, SQLite's own statement rollback), so a write that fails is rolled back alone and its
+// neighbours still commit. Callers of Write() block until the transaction holding their write
+// has committed (or failed): OK means durable. When the queue is full, Write() fails at once
+// with kUnavailable instead of waiting.
 //
 // Batching adapts to load, since each commit costs a dozen syscalls (WAL frame writes, shm
 // locks): a lone write is committed at once; right after a transaction of n writes, during which
@@ -20,9 +21,9 @@
 // Completion: the writer wakes one caller per transaction and the woken callers wake the others
 // (a binary tree), so the writer does not spend its time on thread wake-ups.
 //
-// Thread safety: Write(), RunExclusive(), TryWriteDetached() and the counters are safe to call
-// from any thread, but not from inside a WriteFn (the writer would wait for itself). WriteFns run
-// on the writer thread, one at a time.
+// Thread safety: Write(), RunExclusive(), the Try...Detached() methods and the counters are safe
+// to call from any thread, but Write() and RunExclusive() not from inside a WriteFn (the writer
+// would wait for itself). WriteFns run on the writer thread, one at a time. Stop() from the owner.
 #pragma once
 
 #include <chrono>
@@ -65,7 +66,12 @@ class SqliteWriter {
 
   // Queues fn for the next group commit and waits until its transaction ends. Returns fn's error,
   // or the error of BEGIN/COMMIT, or kUnavailable if the queue is full or the writer stopped.
-  Status Write(WriteFn fn);
+  //
+  // `atomicity` kSingleStatement promises that fn runs at most one data-changing statement: SQLite
+  // already undoes a failed statement alone and keeps the transaction open, so the write needs
+  // no SAVEPOINT of its own (which saves about 15% of the writer's work per small write).
+  enum class Atomicity { kSavepoint, kSingleStatement };
+  Status Write(WriteFn fn, Atomicity atomicity = Atomicity::kSavepoint);
 
   // Queues fn to run alone and outside any transaction (e.g. a WAL checkpoint); waits for it.
   Status RunExclusive(WriteFn fn);
@@ -73,6 +79,8 @@ class SqliteWriter {
   // Queues fn without waiting for it (its failures are logged). False, and fn is dropped, if the
   // queue is full or the writer stopped.
   bool TryWriteDetached(WriteFn fn);
+  // Like RunExclusive() without waiting: fn runs alone and outside any transaction.
+  bool TryRunExclusiveDetached(WriteFn fn);
 
   // Stops taking writes, commits those already queued and joins the thread. Idempotent.
   void Stop();
@@ -103,6 +111,7 @@ class SqliteWriter {
     WriteFn fn;
     bool exclusive = false;
     bool detached = false;
+    bool single_statement = false;   // no SAVEPOINT needed (Atomicity::kSingleStatement)
     Status status;                   // written by the writer thread before the wake tree is started
     std::shared_ptr<WakeTree> tree;  // set by the writer thread; the caller drops it when woken
     size_t tree_index = 0;
