@@ -137,16 +137,49 @@ int RunReindex(const Config& config) {
   auto runtime = OpenWithKnowledge(config);
   if (!runtime) return Fail(runtime.error());
   Runtime& rt = **runtime;
+  // Re-embed chunks stored without a vector or with another model's (e.g. after changing
+  // embed.provider), in batches, then rebuild the index from the database.
+  const std::string model(rt.embedder().model());
+  const size_t batch = static_cast<size_t>(config.embed_batch);
+  std::vector<int64_t> ids;
+  std::vector<std::string> texts;
+  size_t reembedded = 0;
+  Status failure;
+  auto flush = [&]() -> bool {
+    if (ids.empty()) return true;
+    auto vectors = rt.embedder().Embed(texts);
+    if (!vectors) {
+      failure = vectors.error();
+      return false;
+    }
+    if (Status s = rt.store().UpdateChunkEmbeddings(ids, *vectors, model); !s.ok()) {
+      failure = s;
+      return false;
+    }
+    reembedded += ids.size();
+    ids.clear();
+    texts.clear();
+    return true;
+  };
+  // Collect a batch, then stop the scan: updating rows while iterating them is avoided.
+  int64_t after = 0;
+  while (true) {
+    Status scan = rt.store().ForEachStaleChunk(after, model, [&](int64_t id, std::string_view t) {
+      ids.push_back(id);
+      texts.emplace_back(t);
+      after = id;
+      return ids.size() < batch;
+    });
+    if (!scan.ok()) return Fail(scan);
+    if (ids.empty()) break;
+    if (!flush()) return Fail(failure);
+  }
   if (Status s = rt.index().Rebuild(); !s.ok()) return Fail(s);
   if (Status s = rt.SaveIndex(); !s.ok()) return Fail(s);
   auto index = rt.index().index();
-  std::cout << fmt::format("index rebuilt: {} vectors ({}, {} dims)", index->size(), index->type(),
-                           index->dimension());
-  if (rt.index().open_report().stale > 0) {
-    std::cout << fmt::format("; {} chunks have no embedding from '{}'",
-                             rt.index().open_report().stale, rt.index().embedding_model());
-  }
-  std::cout << "\n";
+  std::cout << fmt::format(
+      "re-embedded {} chunks with {}; index rebuilt: {} vectors ({}, {} dims)\n", reembedded, model,
+      index->size(), index->type(), index->dimension());
   return kExitOk;
 }
 

@@ -155,6 +155,12 @@ class SqliteStore final : public Store {
       int64_t after_id,
       const std::function<bool(int64_t chunk_id, std::string_view model,
                                const std::vector<float>& embedding)>& fn) override;
+  Status ForEachStaleChunk(
+      int64_t after_id, std::string_view model,
+      const std::function<bool(int64_t chunk_id, std::string_view text)>& fn) override;
+  Status UpdateChunkEmbeddings(const std::vector<int64_t>& chunk_ids,
+                               const std::vector<std::vector<float>>& embeddings,
+                               std::string_view model) override;
   Result<int64_t> MaxChunkId() override;
 
   Result<StoreStats> Stats() override;

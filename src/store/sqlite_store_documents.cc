@@ -54,6 +54,11 @@ constexpr const char kSearchDocumentsText[] =
     "WHERE documents_fts MATCH ?1 ORDER BY score LIMIT ?2";
 constexpr const char kChunkEmbeddings[] =
     "SELECT id, embedding_model, embedding FROM chunks WHERE id > ?1 ORDER BY id";
+constexpr const char kStaleChunks[] =
+    "SELECT id, text FROM chunks WHERE id > ?1 AND (embedding_model IS NULL OR "
+    "embedding_model != ?2 OR embedding IS NULL) ORDER BY id";
+constexpr const char kUpdateEmbedding[] =
+    "UPDATE chunks SET embedding = ?2, embedding_model = ?3 WHERE id = ?1";
 constexpr const char kMaxChunkId[] = "SELECT coalesce(max(id), 0) FROM chunks";
 constexpr const char kBeginRead[] = "BEGIN";
 
@@ -436,6 +441,48 @@ Status SqliteStore::ForEachChunkEmbedding(
     }
   };
   return timer.Finish(run());
+}
+
+Status SqliteStore::ForEachStaleChunk(
+    int64_t after_id, std::string_view model,
+    const std::function<bool(int64_t chunk_id, std::string_view text)>& fn) {
+  DbOpTimer timer(metrics_.get(), clock_, DbOp::kForEachStaleChunk);
+  auto run = [&]() -> Status {
+    Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
+    if (!conn) return conn.error();
+    Result<SqliteStatement> stmt = (*conn)->Prepare(kStaleChunks);
+    if (!stmt) return stmt.error();
+    stmt->BindInt(1, after_id).BindText(2, model);
+    for (;;) {
+      Result<bool> row = stmt->Step();
+      if (!row) return row.error();
+      if (!*row) return Status::Ok();
+      if (!fn(stmt->Int(0), stmt->TextView(1))) return Status::Ok();
+    }
+  };
+  return timer.Finish(run());
+}
+
+Status SqliteStore::UpdateChunkEmbeddings(const std::vector<int64_t>& chunk_ids,
+                                          const std::vector<std::vector<float>>& embeddings,
+                                          std::string_view model) {
+  DbOpTimer timer(metrics_.get(), clock_, DbOp::kUpdateChunkEmbeddings);
+  if (chunk_ids.size() != embeddings.size()) {
+    return timer.Finish(Status(StatusCode::kInvalidArgument, "ids and embeddings differ in count"));
+  }
+  Status status = writer_->Write([&](SqliteConnection& conn) -> Status {
+    std::string scratch;
+    for (size_t i = 0; i < chunk_ids.size(); ++i) {
+      Result<SqliteStatement> stmt = conn.Prepare(kUpdateEmbedding);
+      if (!stmt) return stmt.error();
+      stmt->BindInt(1, chunk_ids[i])
+          .BindBlob(2, EncodeEmbedding(embeddings[i], scratch))
+          .BindText(3, model);
+      if (Status s = stmt->Run(); !s.ok()) return s;
+    }
+    return Status::Ok();
+  });
+  return timer.Finish(std::move(status));
 }
 
 Result<int64_t> SqliteStore::MaxChunkId() {

@@ -20,6 +20,8 @@ std::string_view DbOpName(DbOp op) {
       "search_text",
       "search_documents_text",
       "for_each_chunk_embedding",
+      "for_each_stale_chunk",
+      "update_chunk_embeddings",
       "max_chunk_id",
       "stats",
       "ping",

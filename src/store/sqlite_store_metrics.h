@@ -28,6 +28,8 @@ enum class DbOp : size_t {
   kSearchText,
   kSearchDocumentsText,
   kForEachChunkEmbedding,
+  kForEachStaleChunk,
+  kUpdateChunkEmbeddings,
   kMaxChunkId,
   kStats,
   kPing,

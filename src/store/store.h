@@ -165,6 +165,15 @@ class Store {
   virtual Status ForEachChunkEmbedding(
       int64_t after_id, const std::function<bool(int64_t chunk_id, std::string_view model,
                                                  const std::vector<float>& embedding)>& fn) = 0;
+  // Calls fn for each chunk with id > after_id whose embedding model is not `model` (or that has
+  // no embedding), in id order, with its text. Used by `jrvs reindex` to re-embed stale chunks.
+  virtual Status ForEachStaleChunk(
+      int64_t after_id, std::string_view model,
+      const std::function<bool(int64_t chunk_id, std::string_view text)>& fn) = 0;
+  // Replaces the embeddings of the given chunks (one transaction); missing ids are ignored.
+  virtual Status UpdateChunkEmbeddings(const std::vector<int64_t>& chunk_ids,
+                                       const std::vector<std::vector<float>>& embeddings,
+                                       std::string_view model) = 0;
   // The highest chunk id stored (0 if none).
   virtual Result<int64_t> MaxChunkId() = 0;
 

@@ -46,6 +46,24 @@ TEST(CommandsE2E, IngestSearchListShowDeleteReindex) {
   EXPECT_EQ(reindex.status, 0) << reindex.output;
   EXPECT_NE(reindex.output.find("index rebuilt"), std::string::npos) << reindex.output;
 
+  // Changing the embedder makes the stored vectors stale; reindex re-embeds every chunk.
+  auto changed = RunJrvs({"reindex", "--data-dir", dir.path(), "--embed-dimension", "256"});
+  ASSERT_EQ(changed.status, 0) << changed.output;
+  EXPECT_EQ(changed.output.find("re-embedded 0 "), std::string::npos) << changed.output;
+  EXPECT_NE(changed.output.find("256 dims"), std::string::npos) << changed.output;
+  auto unchanged = RunJrvs({"reindex", "--data-dir", dir.path(), "--embed-dimension", "256"});
+  EXPECT_NE(unchanged.output.find("re-embedded 0 "), std::string::npos) << unchanged.output;
+  {
+    auto s256 = ServerProcess::Start(dir.path(), {"--embed-dimension", "256"});
+    ASSERT_TRUE(s256);
+    auto c = s256->Client();
+    auto st = ParseJson(c.Request("GET", "/api/stats").body);
+    EXPECT_EQ(st.at("embedding_dimension").as_int64(), 256);
+    EXPECT_EQ(st.at("vector_store").at("total_vectors").as_int64(), st.at("chunks").as_int64());
+  }
+  auto back = RunJrvs({"reindex", "--data-dir", dir.path()});
+  ASSERT_EQ(back.status, 0) << back.output;
+
   auto del = RunJrvs({"documents", "delete", "1", "--data-dir", dir.path()});
   EXPECT_EQ(del.status, 0) << del.output;
   auto gone = RunJrvs({"documents", "show", "1", "--data-dir", dir.path()});
