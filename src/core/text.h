@@ -1,11 +1,12 @@
 // Text utilities shared by ingestion, retrieval and the built-in embedder: UTF-8 helpers, case and
 // accent folding, tokenisation, English stop words, the Porter stemmer, sentence splitting and a
-// fixed, portable 64-bit hash.
+// fixed, portable 64-bit hash. The stemmer and the sentence splitter live in
+// core/porter_stemmer.h and core/sentence_splitter.h, both included here.
 //
 // Contract:
-// - Inputs are UTF-8. Invalid bytes never crash anything: decoders read them as U+FFFD one byte at
-// a
-//   time, and functions that build new text (Normalize, SanitizeUtf8, tokens) emit valid UTF-8.
+// - Inputs are UTF-8. Invalid bytes never crash anything: decoders read them as U+FFFD one byte
+//   at a time, and functions that build new text (Normalize, SanitizeUtf8, tokens) emit valid
+//   UTF-8.
 // - Offsets are byte offsets into the caller's string.
 // - Every function is pure and thread-safe; TokenStream is a small value type used by one thread.
 //
@@ -20,6 +21,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/porter_stemmer.h"     // IWYU pragma: export
+#include "core/sentence_splitter.h"  // IWYU pragma: export
 
 namespace jrvs::text {
 
@@ -98,35 +102,6 @@ std::vector<std::string> Tokenize(std::string_view text);
 // True for common English function words ("the", "is", "of", "don't" as "dont", ...). Expects a
 // token as produced by Tokenize (lower-case, folded, apostrophes removed), before stemming.
 bool IsStopWord(std::string_view token);
-
-// The Porter (1980) stemmer as implemented by SQLite FTS5's "porter" tokenizer, including its
-// departures from the paper shared with Porter's reference C code (logi -> log, bli -> ble): the
-// same input token gives the same stem as FTS5. Expects a lower-case token; tokens shorter than 3
-// or longer than 64 bytes are returned unchanged, as in FTS5. Non-ASCII bytes count as consonants.
-std::string PorterStem(std::string_view word);
-// In-place form for hot loops: rewrites *word with its stem (no allocation beyond one byte of
-// growth, which reserved capacity absorbs).
-void PorterStemInPlace(std::string* word);
-
-// ---- sentences ----
-
-struct SentenceSpan {
-  size_t begin = 0;             // byte offset of the first non-space byte
-  size_t end = 0;               // one past the last non-space byte (punctuation included)
-  bool ends_paragraph = false;  // a blank line (or the end of the text) follows
-};
-
-// Splits `text` into sentences, in order, covering every non-space byte exactly once. A sentence
-// ends after a run of . ! ? … (plus closing quotes and brackets) followed by whitespace or the end,
-// and after CJK full stops; a blank line (or form feed, U+2029) always ends one and marks it
-// ends_paragraph. A single line break ends a sentence when the next line starts a Markdown block
-// (heading, list item, table row, quote, code fence) or the current line is a heading.
-// Not a boundary: decimals and dotted names (3.14, example.com: no space after the dot); titles
-// and reference abbreviations (Mr. Dr. Prof. e.g. i.e. vs. cf. al., and No./Fig./Vol. before a
-// number); single initials (J. Smith); a period followed by a lower-case word. Initialisms and
-// other abbreviations (U.S., a.m., etc., Inc.) end a sentence only when the next word is a
-// capitalised stop word ("... in the U.S. The next ..."), and an ellipsis only before a capital.
-std::vector<SentenceSpan> SplitSentences(std::string_view text);
 
 // ---- hashing ----
 

@@ -1,22 +1,16 @@
+// FaissIndex (rag/faiss_index.h) except persistence: options, creation, Add/Remove, exact and HNSW
+// search with tombstone filtering, and the background rebuilds. Save/Load and the file format are
+// in faiss_index_io.cc; the inner-product kernels in simd_kernels.cc.
 #include "rag/faiss_index.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
-#include <immintrin.h>
 #include <omp.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <bit>
-#include <cerrno>
 #include <cmath>
 #include <condition_variable>
 #include <cstddef>
-#include <cstdio>
-#include <cstring>
 #include <exception>
 #include <mutex>
 #include <shared_mutex>
@@ -30,106 +24,17 @@
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/HNSW.h>
 #include <faiss/impl/IDSelector.h>
-#include <faiss/impl/io.h>
-#include <faiss/index_io.h>
-#include <faiss/utils/distances.h>
 #include <spdlog/spdlog.h>
 
+#include "rag/faiss_index_impl.h"
+#include "rag/simd_kernels.h"
+
 namespace jrvs::rag {
+namespace faiss_internal {
 namespace {
 
-using idx_t = faiss::Index::idx_t;
-
-static_assert(std::endian::native == std::endian::little, "index files are little-endian");
-
-constexpr size_t kHnswInsertBatch = 16;    // vectors inserted into a live graph per exclusive hold
-constexpr size_t kFlatInsertBatch = 4096;  // vectors appended to flat storage per exclusive hold
-constexpr size_t kCopyBatch = 1024;        // vectors a rebuild copies per shared hold
-constexpr size_t kFinalCatchUp = 256;      // a rebuild finishes (blocking writers) below this gap
-constexpr size_t kQueryBlock = 8;          // queries sharing one pass over flat storage
-constexpr size_t kMaxOverfetch = 1024;     // cap on extra HNSW results asked for on a short answer
-constexpr size_t kMapNodeBytes = 32;       // one unordered_map<int64, int64> node, malloc-rounded
-
-// ---- Inner-product kernels -------------------------------------------------------------------
-
-using DotFn = float (*)(const float*, const float*, size_t);
-// Inner products of `q` with the 4 consecutive rows starting at `x`.
-using Dot4Fn = void (*)(const float* q, const float* x, size_t d, float* out);
-
-float DotGeneric(const float* a, const float* b, size_t d) {
-  return faiss::fvec_inner_product(a, b, d);
-}
-
-void Dot4Generic(const float* q, const float* x, size_t d, float* out) {
-  for (size_t r = 0; r < 4; ++r) out[r] = faiss::fvec_inner_product(q, x + r * d, d);
-}
-
-__attribute__((target("avx2,fma"))) float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-  return _mm_cvtss_f32(s);
-}
-
-__attribute__((target("avx2,fma"))) float DotAvx2(const float* a, const float* b, size_t d) {
-  __m256 s0 = _mm256_setzero_ps();
-  __m256 s1 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 16 <= d; i += 16) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
-  }
-  for (; i + 8 <= d; i += 8) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-  }
-  float sum = HorizontalSum(_mm256_add_ps(s0, s1));
-  for (; i < d; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
-__attribute__((target("avx2,fma"))) void Dot4Avx2(const float* q, const float* x, size_t d,
-                                                  float* out) {
-  const float* x0 = x;
-  const float* x1 = x + d;
-  const float* x2 = x + 2 * d;
-  const float* x3 = x + 3 * d;
-  __m256 s0 = _mm256_setzero_ps();
-  __m256 s1 = _mm256_setzero_ps();
-  __m256 s2 = _mm256_setzero_ps();
-  __m256 s3 = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 8 <= d; i += 8) {
-    const __m256 qv = _mm256_loadu_ps(q + i);
-    s0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(x0 + i), s0);
-    s1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(x1 + i), s1);
-    s2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(x2 + i), s2);
-    s3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(x3 + i), s3);
-  }
-  out[0] = HorizontalSum(s0);
-  out[1] = HorizontalSum(s1);
-  out[2] = HorizontalSum(s2);
-  out[3] = HorizontalSum(s3);
-  for (; i < d; ++i) {
-    out[0] += q[i] * x0[i];
-    out[1] += q[i] * x1[i];
-    out[2] += q[i] * x2[i];
-    out[3] += q[i] * x3[i];
-  }
-}
-
-struct Kernels {
-  DotFn dot;
-  Dot4Fn dot4;
-};
-
-const Kernels& GetKernels() {
-  static const Kernels kernels = [] {
-    __builtin_cpu_init();
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    return avx2 ? Kernels{DotAvx2, Dot4Avx2} : Kernels{DotGeneric, Dot4Generic};
-  }();
-  return kernels;
-}
+using simd::DotFn;
+using simd::GetKernels;
 
 // ---- FAISS pieces ----------------------------------------------------------------------------
 
@@ -155,38 +60,12 @@ class FastIpDistance final : public faiss::FlatCodesDistanceComputer {
   const float* q_ = nullptr;
 };
 
-// IndexFlatIP whose distance computer (used by HNSW) runs the fast kernel. Serialised by FAISS as
-// a plain IndexFlatIP.
-struct FastFlatIP final : faiss::IndexFlatIP {
-  explicit FastFlatIP(idx_t dim) : faiss::IndexFlatIP(dim) {}
-  faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override {
-    return new FastIpDistance(get_xb(), static_cast<size_t>(d));
-  }
-};
+}  // namespace
 
-// Admits positions that are not tombstoned.
-struct LiveSelector final : faiss::IDSelector {
-  explicit LiveSelector(const std::vector<uint8_t>& dead_flags) : dead(dead_flags) {}
-  bool is_member(idx_t position) const override { return dead[position] == 0; }
-  const std::vector<uint8_t>& dead;
-};
-
-// Takes over a loaded IndexFlat's vectors without copying them.
-std::unique_ptr<FastFlatIP> AdoptFlat(faiss::IndexFlat& loaded) {
-  auto fast = std::make_unique<FastFlatIP>(loaded.d);
-  fast->codes.swap(loaded.codes);
-  fast->ntotal = loaded.ntotal;
-  loaded.ntotal = 0;
-  return fast;
+faiss::FlatCodesDistanceComputer* FastFlatIP::get_FlatCodesDistanceComputer() const {
+  return new FastIpDistance(get_xb(), static_cast<size_t>(d));
 }
 
-// OpenMP's thread count is a per-thread setting: pin it on every thread that calls into FAISS.
-void UseOmpThreads(int n) {
-  if (omp_get_max_threads() != n) omp_set_num_threads(n);
-}
-
-// OpenBLAS keeps its own pool; FAISS only uses BLAS for batched flat search and training (not
-// called here) but a stray call must not spawn a core's worth of spinning threads. Process-wide.
 void LimitBlasThreads() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -195,6 +74,37 @@ void LimitBlasThreads() {
       reinterpret_cast<SetThreadsFn>(sym)(1);
     }
   });
+}
+
+}  // namespace faiss_internal
+
+namespace {
+
+using faiss_internal::FastFlatIP;
+using faiss_internal::idx_t;
+using faiss_internal::LimitBlasThreads;
+using faiss_internal::State;
+using simd::GetKernels;
+using simd::Kernels;
+
+constexpr size_t kHnswInsertBatch = 16;    // vectors inserted into a live graph per exclusive hold
+constexpr size_t kFlatInsertBatch = 4096;  // vectors appended to flat storage per exclusive hold
+constexpr size_t kCopyBatch = 1024;        // vectors a rebuild copies per shared hold
+constexpr size_t kFinalCatchUp = 256;      // a rebuild finishes (blocking writers) below this gap
+constexpr size_t kQueryBlock = 8;          // queries sharing one pass over flat storage
+constexpr size_t kMaxOverfetch = 1024;     // cap on extra HNSW results asked for on a short answer
+constexpr size_t kMapNodeBytes = 32;       // one unordered_map<int64, int64> node, malloc-rounded
+
+// Admits positions that are not tombstoned.
+struct LiveSelector final : faiss::IDSelector {
+  explicit LiveSelector(const std::vector<uint8_t>& dead_flags) : dead(dead_flags) {}
+  bool is_member(idx_t position) const override { return dead[position] == 0; }
+  const std::vector<uint8_t>& dead;
+};
+
+// OpenMP's thread count is a per-thread setting: pin it on every thread that calls into FAISS.
+void UseOmpThreads(int n) {
+  if (omp_get_max_threads() != n) omp_set_num_threads(n);
 }
 
 bool AllFinite(std::span<const float> values) {
@@ -242,113 +152,6 @@ class TopK {
   std::vector<Scored> heap_;
 };
 
-// ---- CRC-32 (IEEE 802.3, as zlib), slicing by 8 ------------------------------------------------
-
-constexpr std::array<std::array<uint32_t, 256>, 8> MakeCrcTables() {
-  std::array<std::array<uint32_t, 256>, 8> t{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t c = i;
-    for (int bit = 0; bit < 8; ++bit) c = (c & 1u) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-    t[0][i] = c;
-  }
-  for (size_t s = 1; s < 8; ++s) {
-    for (size_t i = 0; i < 256; ++i) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFFu];
-  }
-  return t;
-}
-
-constexpr auto kCrcTables = MakeCrcTables();
-
-// Crc32(a + b) == Crc32Update(Crc32Update(0, a), b).
-uint32_t Crc32Update(uint32_t crc, const void* data, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  const auto& t = kCrcTables;
-  crc = ~crc;
-  while (n >= 8) {
-    uint32_t lo;
-    uint32_t hi;
-    std::memcpy(&lo, p, 4);
-    std::memcpy(&hi, p + 4, 4);
-    lo ^= crc;
-    crc = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^
-          t[3][hi & 0xFF] ^ t[2][(hi >> 8) & 0xFF] ^ t[1][(hi >> 16) & 0xFF] ^ t[0][hi >> 24];
-    p += 8;
-    n -= 8;
-  }
-  while (n-- > 0) crc = t[0][(crc ^ *p++) & 0xFF] ^ (crc >> 8);
-  return ~crc;
-}
-
-// ---- File format -------------------------------------------------------------------------------
-//
-// body   = magic "JRVSVIDX" | u32 version | u32 type (0 flat, 1 hnsw) | u64 dimension
-//          | i64 watermark | u32 model length | model bytes | u64 stored count | i64 id per
-//          position | u64 tombstone count | u64 tombstoned position... | FAISS index
-//          (faiss::write_index)
-// footer = u64 body length | u32 CRC-32 of body | "JVX1"
-// All integers little-endian. The FAISS index runs to the end of the body.
-
-constexpr char kMagic[8] = {'J', 'R', 'V', 'S', 'V', 'I', 'D', 'X'};
-constexpr char kFooterMagic[4] = {'J', 'V', 'X', '1'};
-constexpr uint32_t kFormatVersion = 1;
-constexpr size_t kFooterSize = 16;
-constexpr size_t kMaxModelName = 4096;
-
-// Appends to a FILE* and checksums what it writes; faiss::write_index writes through it.
-class ChecksumWriter final : public faiss::IOWriter {
- public:
-  explicit ChecksumWriter(FILE* f) : f_(f) { name = "jrvs index file"; }
-
-  size_t operator()(const void* ptr, size_t size, size_t nitems) override {
-    const size_t n = size * nitems;
-    if (n == 0) return nitems;
-    if (std::fwrite(ptr, 1, n, f_) != n) return 0;  // FAISS throws on a short write
-    crc_ = Crc32Update(crc_, ptr, n);
-    bytes_ += n;
-    return nitems;
-  }
-
-  bool Write(const void* ptr, size_t n) { return (*this)(ptr, 1, n) == n; }
-  template <typename T>
-  bool Put(const T& value) {
-    return Write(&value, sizeof(T));
-  }
-
-  uint32_t crc() const { return crc_; }
-  uint64_t bytes() const { return bytes_; }
-
- private:
-  FILE* f_;
-  uint32_t crc_ = 0;
-  uint64_t bytes_ = 0;
-};
-
-// Reads exactly n bytes or fails.
-bool ReadExact(FILE* f, void* out, size_t n) { return n == 0 || std::fread(out, 1, n, f) == n; }
-template <typename T>
-bool Get(FILE* f, T* value) {
-  return ReadExact(f, value, sizeof(T));
-}
-
-struct FileCloser {
-  void operator()(FILE* f) const { std::fclose(f); }
-};
-using File = std::unique_ptr<FILE, FileCloser>;
-
-Status SyncDirectory(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status(StatusCode::kInternal, "open directory " + dir.string() + " failed");
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Status(StatusCode::kInternal, "fsync directory " + dir.string() + " failed");
-  return Status::Ok();
-}
-
-Status Corrupt(const std::filesystem::path& path, std::string_view why) {
-  return Status(StatusCode::kInternal,
-                "vector index file " + path.string() + " is corrupt: " + std::string(why));
-}
-
 }  // namespace
 
 // ---- Options -----------------------------------------------------------------------------------
@@ -378,23 +181,9 @@ Status FaissIndexOptions::Validate() const {
   return Status::Ok();
 }
 
-// ---- State
-// ---------------------------------------------------------------------------------------
+// ---- State -------------------------------------------------------------------------------------
 
 namespace {
-
-// One searchable structure and its id bookkeeping. Positions are FAISS's dense labels.
-struct State {
-  std::unique_ptr<faiss::Index> index;      // a FastFlatIP, or an IndexHNSWFlat over one
-  FastFlatIP* storage = nullptr;            // the vectors (index itself, or the HNSW storage)
-  faiss::IndexHNSWFlat* hnsw = nullptr;     // null while flat
-  std::vector<int64_t> ids;                 // position -> external id
-  std::vector<uint8_t> dead;                // position -> 1 when tombstoned
-  size_t dead_count = 0;                    // number of 1s in `dead`
-  std::unordered_map<int64_t, idx_t> live;  // external id -> position, live entries only
-
-  size_t stored() const { return ids.size(); }
-};
 
 State MakeState(bool use_hnsw, const FaissIndexOptions& o) {
   State s;
@@ -542,166 +331,122 @@ std::vector<VectorHit> HnswSearch(const State& s, const float* query, size_t d, 
 
 // ---- Impl --------------------------------------------------------------------------------------
 
-struct FaissIndex::Impl {
-  explicit Impl(const FaissIndexOptions& o) : options(o) {}
+void FaissIndex::Impl::MaybeRequestRebuild() {
+  const State& s = state;
+  const bool is_hnsw = s.hnsw != nullptr;
+  const bool switch_type = WantHnsw(s.live.size(), is_hnsw) != is_hnsw;
+  const bool compact = s.dead_count >= options.compact_min_tombstones &&
+                       static_cast<double>(s.dead_count) >
+                           options.compact_fraction * static_cast<double>(s.stored());
+  if (!switch_type && !compact) return;
+  std::lock_guard<std::mutex> l(worker_mu);
+  if (stopping) return;
+  rebuild_requested = true;
+  if (!worker.joinable()) worker = std::thread([this] { WorkerLoop(); });
+  worker_cv.notify_all();
+}
 
-  const FaissIndexOptions options;
-
-  // Lock order: write_mu, then gate, then mu. worker_mu is taken alone or after write_mu.
-  // Serialises mutations of `state` (Add, Remove, a rebuild's catch-up and swap) and Save: a
-  // holder may read `state` without `mu`.
-  mutable std::mutex write_mu;
-  // Held only while acquiring `mu`, so a writer waiting for `mu` stops new readers from
-  // overtaking it (std::shared_mutex prefers readers on glibc and could starve writers).
-  mutable std::mutex gate;
-  // Guards `state` and `max_id`: readers are searches and getters, writers hold `write_mu` too.
-  mutable std::shared_mutex mu;
-  State state;
-  int64_t max_id = 0;
-
-  // Guards the rebuild flags; `stopping` is also read lock-free between rebuild batches.
-  mutable std::mutex worker_mu;
-  mutable std::condition_variable worker_cv;
-  bool rebuild_requested = false;
-  bool rebuild_running = false;
-  std::atomic<bool> stopping{false};
-  std::thread worker;
-
-  std::shared_lock<std::shared_mutex> ReadLock() const {
-    std::lock_guard<std::mutex> g(gate);
-    return std::shared_lock<std::shared_mutex>(mu);
-  }
-  std::unique_lock<std::shared_mutex> WriteLock() const {
-    std::lock_guard<std::mutex> g(gate);
-    return std::unique_lock<std::shared_mutex>(mu);
-  }
-
-  // Whether a structure holding `live` vectors should be an HNSW (hysteresis: back to flat only
-  // below half the threshold).
-  bool WantHnsw(size_t live, bool is_hnsw) const {
-    const size_t t = options.ann_threshold;
-    return t == 0 || live >= t || (is_hnsw && live >= t / 2);
-  }
-
-  // Requires write_mu.
-  void MaybeRequestRebuild() {
-    const State& s = state;
-    const bool is_hnsw = s.hnsw != nullptr;
-    const bool switch_type = WantHnsw(s.live.size(), is_hnsw) != is_hnsw;
-    const bool compact = s.dead_count >= options.compact_min_tombstones &&
-                         static_cast<double>(s.dead_count) >
-                             options.compact_fraction * static_cast<double>(s.stored());
-    if (!switch_type && !compact) return;
-    std::lock_guard<std::mutex> l(worker_mu);
-    if (stopping) return;
-    rebuild_requested = true;
-    if (!worker.joinable()) worker = std::thread([this] { WorkerLoop(); });
+void FaissIndex::Impl::WorkerLoop() {
+  std::unique_lock<std::mutex> l(worker_mu);
+  while (true) {
+    worker_cv.wait(l, [&] { return stopping || rebuild_requested; });
+    if (stopping) break;
+    rebuild_requested = false;
+    rebuild_running = true;
+    l.unlock();
+    const Status st = Rebuild();
+    if (!st.ok() && st.code() != StatusCode::kCancelled) {
+      spdlog::error("vector index rebuild failed: {}", st.ToString());
+    }
+    l.lock();
+    rebuild_running = false;
     worker_cv.notify_all();
   }
+}
 
-  void WorkerLoop() {
-    std::unique_lock<std::mutex> l(worker_mu);
-    while (true) {
-      worker_cv.wait(l, [&] { return stopping || rebuild_requested; });
-      if (stopping) break;
-      rebuild_requested = false;
-      rebuild_running = true;
-      l.unlock();
-      const Status st = Rebuild();
-      if (!st.ok() && st.code() != StatusCode::kCancelled) {
-        spdlog::error("vector index rebuild failed: {}", st.ToString());
-      }
-      l.lock();
-      rebuild_running = false;
-      worker_cv.notify_all();
+Status FaissIndex::Impl::Rebuild() {
+  UseOmpThreads(options.build_threads);
+  const size_t d = options.dimension;
+  try {
+    bool to_hnsw;
+    size_t stored_at_start;
+    size_t live_at_start;
+    {
+      auto r = ReadLock();
+      to_hnsw = WantHnsw(state.live.size(), state.hnsw != nullptr);
+      stored_at_start = state.stored();
+      live_at_start = state.live.size();
     }
-  }
-
-  Status Rebuild() {
-    UseOmpThreads(options.build_threads);
-    const size_t d = options.dimension;
-    try {
-      bool to_hnsw;
-      size_t stored_at_start;
-      size_t live_at_start;
+    State fresh = MakeState(to_hnsw, options);
+    Reserve(fresh, live_at_start + live_at_start / 16 + kCopyBatch, options);
+    std::vector<idx_t> source;  // fresh position -> current position
+    std::vector<float> buf;
+    size_t next = 0;
+    // Phase 1: copy live vectors batch by batch under the shared lock, build with no lock.
+    // Positions in the current state are stable: only a rebuild renumbers them.
+    while (true) {
+      if (stopping) return Status(StatusCode::kCancelled, "index is shutting down");
       {
         auto r = ReadLock();
-        to_hnsw = WantHnsw(state.live.size(), state.hnsw != nullptr);
-        stored_at_start = state.stored();
-        live_at_start = state.live.size();
+        const size_t stored = state.stored();
+        if (stored - next <= kFinalCatchUp || next >= 2 * stored_at_start + kCopyBatch) break;
+        const size_t end = std::min(next + kCopyBatch, stored);
+        CopyLive(state, next, end, d, &buf, &source);
+        next = end;
       }
-      State fresh = MakeState(to_hnsw, options);
-      Reserve(fresh, live_at_start + live_at_start / 16 + kCopyBatch, options);
-      std::vector<idx_t> source;  // fresh position -> current position
-      std::vector<float> buf;
-      size_t next = 0;
-      // Phase 1: copy live vectors batch by batch under the shared lock, build with no lock.
-      // Positions in the current state are stable: only a rebuild renumbers them.
-      while (true) {
-        if (stopping) return Status(StatusCode::kCancelled, "index is shutting down");
-        {
-          auto r = ReadLock();
-          const size_t stored = state.stored();
-          if (stored - next <= kFinalCatchUp || next >= 2 * stored_at_start + kCopyBatch) break;
-          const size_t end = std::min(next + kCopyBatch, stored);
-          CopyLive(state, next, end, d, &buf, &source);
-          next = end;
-        }
-        if (!buf.empty()) fresh.index->add(static_cast<idx_t>(buf.size() / d), buf.data());
-      }
-      // Phase 2: writers wait; searches keep using the current state until the swap.
-      std::unique_lock<std::mutex> w(write_mu);
-      CopyLive(state, next, state.stored(), d, &buf, &source);
       if (!buf.empty()) fresh.index->add(static_cast<idx_t>(buf.size() / d), buf.data());
-      fresh.ids.resize(source.size());
-      fresh.dead.assign(source.size(), 0);
-      fresh.live.reserve(state.live.size());
-      for (size_t j = 0; j < source.size(); ++j) {
-        const auto src = static_cast<size_t>(source[j]);
-        fresh.ids[j] = state.ids[src];
-        if (state.dead[src] != 0) {
-          fresh.dead[j] = 1;
-          ++fresh.dead_count;
-        } else {
-          fresh.live.emplace(state.ids[src], static_cast<idx_t>(j));
-        }
-      }
-      if (fresh.live.size() != state.live.size() ||
-          static_cast<size_t>(fresh.storage->ntotal) != fresh.stored()) {
-        return Status(StatusCode::kInternal, "rebuild lost vectors; keeping the current index");
-      }
-      {
-        auto x = WriteLock();
-        std::swap(state, fresh);
-      }
-      spdlog::info("vector index rebuilt as {}: {} live vectors, {} tombstones dropped",
-                   state.hnsw ? "hnsw" : "flat", state.live.size(),
-                   fresh.stored() - state.stored());
-      MaybeRequestRebuild();
-      w.unlock();
-      // `fresh` (the old structure) is freed here, outside every lock.
-      return Status::Ok();
-    } catch (const faiss::FaissException& e) {
-      return FaissError("rebuild", e);
-    } catch (const std::exception& e) {
-      return FaissError("rebuild", e);
     }
+    // Phase 2: writers wait; searches keep using the current state until the swap.
+    std::unique_lock<std::mutex> w(write_mu);
+    CopyLive(state, next, state.stored(), d, &buf, &source);
+    if (!buf.empty()) fresh.index->add(static_cast<idx_t>(buf.size() / d), buf.data());
+    fresh.ids.resize(source.size());
+    fresh.dead.assign(source.size(), 0);
+    fresh.live.reserve(state.live.size());
+    for (size_t j = 0; j < source.size(); ++j) {
+      const auto src = static_cast<size_t>(source[j]);
+      fresh.ids[j] = state.ids[src];
+      if (state.dead[src] != 0) {
+        fresh.dead[j] = 1;
+        ++fresh.dead_count;
+      } else {
+        fresh.live.emplace(state.ids[src], static_cast<idx_t>(j));
+      }
+    }
+    if (fresh.live.size() != state.live.size() ||
+        static_cast<size_t>(fresh.storage->ntotal) != fresh.stored()) {
+      return Status(StatusCode::kInternal, "rebuild lost vectors; keeping the current index");
+    }
+    {
+      auto x = WriteLock();
+      std::swap(state, fresh);
+    }
+    spdlog::info("vector index rebuilt as {}: {} live vectors, {} tombstones dropped",
+                 state.hnsw ? "hnsw" : "flat", state.live.size(), fresh.stored() - state.stored());
+    MaybeRequestRebuild();
+    w.unlock();
+    // `fresh` (the old structure) is freed here, outside every lock.
+    return Status::Ok();
+  } catch (const faiss::FaissException& e) {
+    return FaissError("rebuild", e);
+  } catch (const std::exception& e) {
+    return FaissError("rebuild", e);
   }
+}
 
-  size_t MemoryBytes() const {
-    const State& s = state;
-    size_t bytes = s.storage->codes.capacity();
-    if (s.hnsw != nullptr) {
-      const faiss::HNSW& g = s.hnsw->hnsw;
-      bytes += g.neighbors.capacity() * sizeof(g.neighbors[0]) +
-               g.offsets.capacity() * sizeof(g.offsets[0]) +
-               g.levels.capacity() * sizeof(g.levels[0]);
-    }
-    bytes += s.ids.capacity() * sizeof(int64_t) + s.dead.capacity();
-    bytes += s.live.bucket_count() * sizeof(void*) + s.live.size() * kMapNodeBytes;
-    return bytes;
+size_t FaissIndex::Impl::MemoryBytes() const {
+  const State& s = state;
+  size_t bytes = s.storage->codes.capacity();
+  if (s.hnsw != nullptr) {
+    const faiss::HNSW& g = s.hnsw->hnsw;
+    bytes += g.neighbors.capacity() * sizeof(g.neighbors[0]) +
+             g.offsets.capacity() * sizeof(g.offsets[0]) +
+             g.levels.capacity() * sizeof(g.levels[0]);
   }
-};
+  bytes += s.ids.capacity() * sizeof(int64_t) + s.dead.capacity();
+  bytes += s.live.bucket_count() * sizeof(void*) + s.live.size() * kMapNodeBytes;
+  return bytes;
+}
 
 // ---- FaissIndex --------------------------------------------------------------------------------
 
@@ -870,208 +615,6 @@ void FaissIndex::WaitForRebuild() const {
   std::unique_lock<std::mutex> l(impl_->worker_mu);
   impl_->worker_cv.wait(
       l, [&] { return impl_->stopping || (!impl_->rebuild_requested && !impl_->rebuild_running); });
-}
-
-// ---- Persistence -------------------------------------------------------------------------------
-
-Status FaissIndex::Save(const std::filesystem::path& path, std::string_view embedding_model,
-                        int64_t watermark) const {
-  if (embedding_model.size() > kMaxModelName) {
-    return Status(StatusCode::kInvalidArgument, "embedding model name too long");
-  }
-  static std::atomic<uint64_t> counter{0};
-  std::filesystem::path tmp = path;
-  tmp += ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
-  std::filesystem::path dir = path.parent_path();
-  if (dir.empty()) dir = ".";
-
-  auto fail = [&](std::string why) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    return Status(StatusCode::kInternal, "save vector index to " + path.string() + ": " + why);
-  };
-
-  File f(std::fopen(tmp.c_str(), "wb"));
-  if (!f) return fail(std::string("cannot create temporary file: ") + std::strerror(errno));
-  ChecksumWriter out(f.get());
-  {
-    // Writers wait while the index streams out; searches do not (they never take write_mu).
-    std::lock_guard<std::mutex> w(impl_->write_mu);
-    const State& s = impl_->state;
-    const uint32_t type = s.hnsw != nullptr ? 1 : 0;
-    const uint64_t dimension = impl_->options.dimension;
-    const auto model_len = static_cast<uint32_t>(embedding_model.size());
-    const uint64_t stored = s.stored();
-    std::vector<uint64_t> dead_positions;
-    dead_positions.reserve(s.dead_count);
-    for (size_t p = 0; p < s.dead.size(); ++p) {
-      if (s.dead[p] != 0) dead_positions.push_back(p);
-    }
-    const uint64_t dead_count = dead_positions.size();
-    bool ok = out.Write(kMagic, sizeof(kMagic)) && out.Put(kFormatVersion) && out.Put(type) &&
-              out.Put(dimension) && out.Put(watermark) && out.Put(model_len) &&
-              out.Write(embedding_model.data(), embedding_model.size()) && out.Put(stored) &&
-              out.Write(s.ids.data(), s.ids.size() * sizeof(int64_t)) && out.Put(dead_count) &&
-              out.Write(dead_positions.data(), dead_positions.size() * sizeof(uint64_t));
-    if (!ok) return fail(std::string("write failed: ") + std::strerror(errno));
-    try {
-      faiss::write_index(s.index.get(), &out);
-    } catch (const std::exception& e) {
-      return fail(std::string("write failed: ") + e.what());
-    }
-  }
-  const uint64_t body = out.bytes();
-  const uint32_t crc = out.crc();
-  const bool ok = std::fwrite(&body, sizeof(body), 1, f.get()) == 1 &&
-                  std::fwrite(&crc, sizeof(crc), 1, f.get()) == 1 &&
-                  std::fwrite(kFooterMagic, sizeof(kFooterMagic), 1, f.get()) == 1 &&
-                  std::fflush(f.get()) == 0 && ::fsync(::fileno(f.get())) == 0;
-  if (!ok) return fail(std::string("write failed: ") + std::strerror(errno));
-  if (std::fclose(f.release()) != 0)
-    return fail(std::string("close failed: ") + std::strerror(errno));
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return fail("rename failed: " + ec.message());
-  return SyncDirectory(dir);
-}
-
-Result<LoadedIndex> FaissIndex::Load(const std::filesystem::path& path,
-                                     const FaissIndexOptions& options) {
-  if (Status st = options.Validate(); !st.ok()) return Error(std::move(st));
-  LimitBlasThreads();
-  File f(std::fopen(path.c_str(), "rb"));
-  if (!f) {
-    if (errno == ENOENT) return Error(StatusCode::kNotFound, "no vector index at " + path.string());
-    return Error(StatusCode::kInternal,
-                 "cannot open vector index " + path.string() + ": " + std::strerror(errno));
-  }
-  struct stat st {};
-  if (::fstat(::fileno(f.get()), &st) != 0) {
-    return Error(StatusCode::kInternal, "cannot stat vector index " + path.string());
-  }
-  const auto file_size = static_cast<uint64_t>(st.st_size);
-  if (file_size < sizeof(kMagic) + kFooterSize) return Error(Corrupt(path, "truncated"));
-
-  // Footer, then the checksum over the whole body before parsing any of it.
-  uint64_t body = 0;
-  uint32_t crc = 0;
-  char footer_magic[4];
-  if (std::fseek(f.get(), static_cast<long>(file_size - kFooterSize), SEEK_SET) != 0 ||
-      !Get(f.get(), &body) || !Get(f.get(), &crc) || !ReadExact(f.get(), footer_magic, 4)) {
-    return Error(Corrupt(path, "unreadable footer"));
-  }
-  if (std::memcmp(footer_magic, kFooterMagic, 4) != 0 || body != file_size - kFooterSize) {
-    return Error(Corrupt(path, "truncated or bad footer"));
-  }
-  std::rewind(f.get());
-  {
-    std::vector<char> chunk(1 << 20);
-    uint32_t actual = 0;
-    for (uint64_t left = body; left > 0;) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(left, chunk.size()));
-      if (!ReadExact(f.get(), chunk.data(), n)) return Error(Corrupt(path, "short read"));
-      actual = Crc32Update(actual, chunk.data(), n);
-      left -= n;
-    }
-    if (actual != crc) return Error(Corrupt(path, "checksum mismatch"));
-  }
-  std::rewind(f.get());
-
-  char magic[sizeof(kMagic)];
-  uint32_t version = 0;
-  uint32_t type = 0;
-  uint64_t dimension = 0;
-  int64_t watermark = 0;
-  uint32_t model_len = 0;
-  if (!ReadExact(f.get(), magic, sizeof(magic)) ||
-      std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
-    return Error(Corrupt(path, "bad magic"));
-  }
-  if (!Get(f.get(), &version) || version != kFormatVersion) {
-    return Error(Corrupt(path, "unsupported format version " + std::to_string(version)));
-  }
-  if (!Get(f.get(), &type) || type > 1 || !Get(f.get(), &dimension) || !Get(f.get(), &watermark) ||
-      !Get(f.get(), &model_len) || model_len > kMaxModelName) {
-    return Error(Corrupt(path, "bad header"));
-  }
-  if (dimension != options.dimension) {
-    return Error(StatusCode::kFailedPrecondition,
-                 "vector index " + path.string() + " has dimension " + std::to_string(dimension) +
-                     ", expected " + std::to_string(options.dimension));
-  }
-  LoadedIndex loaded;
-  loaded.watermark = watermark;
-  loaded.embedding_model.resize(model_len);
-  uint64_t stored = 0;
-  if (!ReadExact(f.get(), loaded.embedding_model.data(), model_len) || !Get(f.get(), &stored) ||
-      stored > body / sizeof(int64_t)) {
-    return Error(Corrupt(path, "bad header"));
-  }
-  State s;
-  s.ids.resize(stored);
-  s.dead.assign(stored, 0);
-  uint64_t dead_count = 0;
-  if (!ReadExact(f.get(), s.ids.data(), stored * sizeof(int64_t)) || !Get(f.get(), &dead_count) ||
-      dead_count > stored) {
-    return Error(Corrupt(path, "bad id table"));
-  }
-  for (uint64_t i = 0; i < dead_count; ++i) {
-    uint64_t p = 0;
-    if (!Get(f.get(), &p) || p >= stored || s.dead[p] != 0)
-      return Error(Corrupt(path, "bad tombstones"));
-    s.dead[p] = 1;
-  }
-  s.dead_count = dead_count;
-  s.live.reserve(stored - dead_count);
-  for (uint64_t p = 0; p < stored; ++p) {
-    if (s.dead[p] != 0) continue;
-    if (s.ids[p] < 0 || !s.live.emplace(s.ids[p], static_cast<idx_t>(p)).second) {
-      return Error(Corrupt(path, "duplicate or negative id"));
-    }
-  }
-
-  try {
-    faiss::FileIOReader reader(f.get());
-    std::unique_ptr<faiss::Index> index(faiss::read_index(&reader));
-    if (std::ftell(f.get()) != static_cast<long>(body))
-      return Error(Corrupt(path, "trailing data"));
-    if (index->d != static_cast<int>(dimension) || index->ntotal != static_cast<idx_t>(stored) ||
-        index->metric_type != faiss::METRIC_INNER_PRODUCT) {
-      return Error(Corrupt(path, "index does not match its header"));
-    }
-    if (type == 0) {
-      auto* flat = dynamic_cast<faiss::IndexFlat*>(index.get());
-      if (flat == nullptr) return Error(Corrupt(path, "expected a flat index"));
-      auto fast = AdoptFlat(*flat);
-      s.storage = fast.get();
-      s.index = std::move(fast);
-    } else {
-      auto* hnsw = dynamic_cast<faiss::IndexHNSWFlat*>(index.get());
-      auto* flat = hnsw != nullptr ? dynamic_cast<faiss::IndexFlat*>(hnsw->storage) : nullptr;
-      if (flat == nullptr) return Error(Corrupt(path, "expected an HNSW index"));
-      auto fast = AdoptFlat(*flat);
-      std::unique_ptr<faiss::Index> replaced(hnsw->storage);
-      s.storage = fast.get();
-      hnsw->storage = fast.release();
-      hnsw->own_fields = true;
-      hnsw->hnsw.efSearch = options.hnsw_ef_search;
-      hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
-      s.hnsw = hnsw;
-      s.index = std::move(index);
-    }
-  } catch (const std::exception& e) {
-    return Error(Corrupt(path, std::string("FAISS could not read it: ") + e.what()));
-  }
-
-  auto impl = std::make_unique<Impl>(options);
-  impl->state = std::move(s);
-  impl->max_id = watermark;
-  loaded.index = std::unique_ptr<FaissIndex>(new FaissIndex(std::move(impl)));
-  {
-    std::lock_guard<std::mutex> w(loaded.index->impl_->write_mu);
-    loaded.index->impl_->MaybeRequestRebuild();
-  }
-  return loaded;
 }
 
 }  // namespace jrvs::rag
