@@ -123,6 +123,18 @@ const std::vector<KeySpec>& Specs() {
       {"llm.ollama_url", &Config::llm_ollama_url, "Ollama base URL (also OLLAMA_BASE_URL)"},
       {"llm.openai_url", &Config::llm_openai_url, "OpenAI-compatible base URL"},
       {"llm.model", &Config::llm_model, "default model (also OLLAMA_DEFAULT_MODEL)"},
+      {"llm.api_key", &Config::llm_api_key, "bearer token for the OpenAI-compatible server"},
+      {"llm.connect_timeout_ms", &Config::llm_connect_timeout_ms, "LLM connect timeout", 1, kMaxMs},
+      {"llm.first_token_timeout_ms", &Config::llm_first_token_timeout_ms,
+       "time to the first token (model load included)", 1, kMaxMs},
+      {"llm.token_gap_timeout_ms", &Config::llm_token_gap_timeout_ms,
+       "longest silence between tokens", 1, kMaxMs},
+      {"llm.total_timeout_ms", &Config::llm_total_timeout_ms, "whole answer, retries included", 1,
+       kMaxMs},
+      {"llm.fallback", &Config::llm_fallback,
+       "auto: answer from the knowledge base when the model fails before a token"},
+      {"chat.history_turns", &Config::chat_history_turns, "past turns sent to the model", 0, 1000},
+      {"chat.context_chunks", &Config::chat_context_chunks, "chunks retrieved per message", 0, 50},
   };
   return specs;
 }
@@ -421,6 +433,7 @@ std::string FormatConfig(const Config& config, const ConfigOrigin& origin) {
   }
   for (const auto& s : Specs()) {
     std::string value = ConfigValueText(config, s.key);
+    if (std::string_view(s.key) == "llm.api_key" && !value.empty()) value = "***";
     if (s.member.index() == 0) value = fmt::format("\"{}\"", value);
     std::string lhs = fmt::format("{} = {}", s.key, value);
     auto it = origin.sources.find(s.key);

@@ -23,15 +23,15 @@ std::string_view ConfigSourceName(ConfigSource source);
 
 struct Config {
   // [server]
-  std::string server_host = "127.0.0.1";  // bind address
-  int64_t server_port = 8000;             // TCP port; 0 picks a free one
-  int64_t server_threads = 0;             // I/O threads; 0 = number of cores
-  int64_t server_workers = 0;             // handler worker threads; 0 = number of cores
-  int64_t server_max_queued = 1024;       // queued requests before 503
-  int64_t server_slow_workers = 16;       // threads for slow routes (LLM, scrape) and streams
-  int64_t server_max_queued_slow = 64;    // queued slow requests before 503
+  std::string server_host = "127.0.0.1";    // bind address
+  int64_t server_port = 8000;               // TCP port; 0 picks a free one
+  int64_t server_threads = 0;               // I/O threads; 0 = number of cores
+  int64_t server_workers = 0;               // handler worker threads; 0 = number of cores
+  int64_t server_max_queued = 1024;         // queued requests before 503
+  int64_t server_slow_workers = 16;         // threads for slow routes (LLM, scrape) and streams
+  int64_t server_max_queued_slow = 64;      // queued slow requests before 503
   int64_t server_max_header_bytes = 16384;  // request line + headers before 431
-  int64_t server_body_limit = 1 << 20;    // request body bytes before 413
+  int64_t server_body_limit = 1 << 20;      // request body bytes before 413
   int64_t server_header_timeout_ms = 10000;
   int64_t server_body_timeout_ms = 30000;
   int64_t server_idle_timeout_ms = 60000;
@@ -85,6 +85,15 @@ struct Config {
   std::string llm_ollama_url = "http://127.0.0.1:11434";
   std::string llm_openai_url = "http://127.0.0.1:1234";
   std::string llm_model = "llama3.2";
+  std::string llm_api_key;  // OpenAI-compatible bearer token (never printed)
+  int64_t llm_connect_timeout_ms = 2000;
+  int64_t llm_first_token_timeout_ms = 60000;  // includes model load
+  int64_t llm_token_gap_timeout_ms = 30000;
+  int64_t llm_total_timeout_ms = 600000;
+  bool llm_fallback = true;  // auto: answer extractively when the model fails before a token
+  // [chat]
+  int64_t chat_history_turns = 6;   // past turns sent to the model
+  int64_t chat_context_chunks = 5;  // chunks retrieved per message
 };
 
 // Where each key's value came from, plus the file that was read (if any).

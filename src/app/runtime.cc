@@ -5,6 +5,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "llm/extractive_client.h"
+#include "llm/fallback_client.h"
+#include "llm/ollama_client.h"
+#include "llm/openai_client.h"
 #include "rag/embedding_cache.h"
 #include "rag/hash_embedder.h"
 #include "rag/remote_embedders.h"
@@ -38,6 +42,7 @@ Runtime::~Runtime() {
   }
   saver_cv_.notify_all();
   if (saver_.joinable()) saver_.join();
+  if (prober_.joinable()) prober_.join();
   if (index_ != nullptr) {
     if (Status s = index_->Save(); !s.ok()) {
       spdlog::error("saving the vector index failed: {}", s.message());
@@ -139,6 +144,72 @@ Status Runtime::OpenKnowledge(bool background_save) {
 }
 
 size_t Runtime::embedding_cache_size() const { return cache_ != nullptr ? cache_->size() : 0; }
+
+Status Runtime::OpenChat() {
+  const Config& c = config_;
+  auto timeouts = [&](llm::RemoteLlmOptions& o) {
+    o.timeouts.connect_ms = static_cast<int>(c.llm_connect_timeout_ms);
+    o.timeouts.first_token_ms = static_cast<int>(c.llm_first_token_timeout_ms);
+    o.timeouts.token_gap_ms = static_cast<int>(c.llm_token_gap_timeout_ms);
+    o.timeouts.total_ms = static_cast<int>(c.llm_total_timeout_ms);
+    o.default_model = c.llm_model;
+    o.metrics = &metrics_;
+  };
+  std::string model = c.llm_model;
+  if (c.llm_provider == "extractive") {
+    llm_ = std::make_unique<llm::ExtractiveClient>();
+    model = "extractive";
+  } else if (c.llm_provider == "openai") {
+    llm::OpenAiClientOptions o;
+    o.base_url = c.llm_openai_url;
+    o.api_key = c.llm_api_key;
+    timeouts(o);
+    auto client = llm::OpenAiClient::Create(o);
+    if (!client) return Status(client.error().code(), "llm: " + client.error().message());
+    llm_ = std::move(*client);
+  } else {
+    llm::OllamaClientOptions o;
+    o.base_url = c.llm_ollama_url;
+    timeouts(o);
+    auto client = llm::OllamaClient::Create(o);
+    if (!client) return Status(client.error().code(), "llm: " + client.error().message());
+    if (c.llm_provider == "auto") {
+      llm::FallbackOptions f;
+      f.fallback_on_error = c.llm_fallback;
+      f.metrics = &metrics_;
+      llm_ = std::make_unique<llm::FallbackClient>(std::move(*client),
+                                                   std::make_unique<llm::ExtractiveClient>(), f);
+    } else {
+      llm_ = std::move(*client);
+    }
+  }
+  rag::ChatServiceOptions chat_options;
+  chat_options.history_turns = static_cast<size_t>(c.chat_history_turns);
+  chat_options.context_chunks = static_cast<size_t>(c.chat_context_chunks);
+  chat_options.context_budget_bytes = static_cast<size_t>(c.retrieval_context_budget);
+  chat_ = std::make_unique<rag::ChatService>(*store_, *retriever_, *llm_, model, chat_options,
+                                             &metrics_);
+  prober_ = std::thread([this] { ProbeLoop(); });
+  return Status::Ok();
+}
+
+llm::HealthReport Runtime::llm_health() const {
+  std::lock_guard lock(health_mu_);
+  return llm_health_;
+}
+
+void Runtime::ProbeLoop() {
+  std::unique_lock lock(saver_mu_);
+  do {
+    lock.unlock();
+    llm::HealthReport report = llm_->Health();
+    {
+      std::lock_guard health_lock(health_mu_);
+      llm_health_ = std::move(report);
+    }
+    lock.lock();
+  } while (!saver_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stop_saver_; }));
+}
 
 Status Runtime::SaveIndex() {
   if (index_ == nullptr) return Status::Ok();

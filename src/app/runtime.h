@@ -12,6 +12,8 @@
 #include "app/config.h"
 #include "core/metrics.h"
 #include "core/status.h"
+#include "llm/llm_client.h"
+#include "rag/chat_service.h"
 #include "rag/embedder.h"
 #include "rag/embedding_cache.h"
 #include "rag/index_manager.h"
@@ -45,6 +47,14 @@ class Runtime {
   // Entries in the embedding cache (0 when it is off).
   size_t embedding_cache_size() const;
 
+  // Opens the LLM client chosen by llm.provider and the chat service (after OpenKnowledge).
+  Status OpenChat();
+  llm::LlmClient& llm() { return *llm_; }
+  // The last LLM health probe (a background thread probes every 5 s, so /health never waits on
+  // the model server).
+  llm::HealthReport llm_health() const;
+  rag::ChatService& chat() { return *chat_; }
+
   // Persists the vector index if it changed.
   Status SaveIndex();
 
@@ -61,11 +71,18 @@ class Runtime {
   std::unique_ptr<rag::IndexManager> index_;
   std::unique_ptr<rag::IngestPipeline> ingest_;
   std::unique_ptr<rag::HybridRetriever> retriever_;
+  std::unique_ptr<llm::LlmClient> llm_;
+  std::unique_ptr<rag::ChatService> chat_;
+
+  void ProbeLoop();
 
   std::thread saver_;
-  std::mutex saver_mu_;  // guards stop_saver_
+  std::thread prober_;
+  std::mutex saver_mu_;  // guards stop_saver_ (also wakes the prober)
   std::condition_variable saver_cv_;
   bool stop_saver_ = false;
+  mutable std::mutex health_mu_;  // guards llm_health_
+  llm::HealthReport llm_health_{false, "not probed yet"};
 };
 
 }  // namespace jrvs::app

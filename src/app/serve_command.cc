@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "api/chat_api.h"
 #include "api/knowledge_api.h"
 #include "api/system_api.h"
 #include "app/commands.h"
@@ -115,14 +116,24 @@ int RunServe(const Config& config) {
     spdlog::critical("cannot start: {}", s.message());
     return kExitFailure;
   }
+  if (Status s = rt.OpenChat(); !s.ok()) {
+    spdlog::critical("cannot start: {}", s.message());
+    return kExitFailure;
+  }
 
   api::SystemApiDeps deps;
   deps.store = &rt.store();
   deps.metrics = &rt.metrics();
   deps.ready = &ready;
-  deps.current_model = [&config] {
-    return config.llm_provider == "extractive" ? std::string("extractive") : config.llm_model;
-  };
+  deps.current_model = [&rt] { return rt.chat().current_model(); };
+  // The LLM is not critical: with it down, chat still answers (extractive fallback, or errors
+  // for an explicit provider) and search, ingest and history keep working.
+  deps.checks.push_back({"llm",
+                         [&rt] {
+                           llm::HealthReport h = rt.llm_health();
+                           return api::CheckResult{h.ok, h.detail, 0};
+                         },
+                         /*critical=*/false});
   deps.index_info = [&rt] {
     api::IndexInfo info;
     auto index = rt.index().index();
@@ -173,6 +184,18 @@ int RunServe(const Config& config) {
   route("GET", "/api/documents/{id}", kb_bind(&api::KnowledgeApi::GetDocument));
   route("DELETE", "/api/documents/{id}", kb_bind(&api::KnowledgeApi::DeleteDocument));
   route("POST", "/api/documents/upload", kb_bind(&api::KnowledgeApi::Upload));
+
+  // Chat and model routes wait on the LLM: the slow pool keeps them away from the workers
+  // that search and ingest need.
+  auto chat = std::make_shared<api::ChatApi>(rt.chat());
+  auto chat_bind = [chat](api::Response (api::ChatApi::*fn)(const api::Request&) const) {
+    return [chat, fn](const api::Request& r) { return ((*chat).*fn)(r); };
+  };
+  http::RouteOptions slow_route;
+  slow_route.slow = true;
+  route("POST", "/api/chat", chat_bind(&api::ChatApi::Chat), slow_route);
+  route("GET", "/api/models", chat_bind(&api::ChatApi::ListModels), slow_route);
+  route("POST", "/api/models/switch/{name}", chat_bind(&api::ChatApi::SwitchModel), slow_route);
 
   if (!routes_ok.ok()) {
     spdlog::critical("route table: {}", routes_ok.message());
