@@ -133,7 +133,8 @@ fi
 
 if want micro; then
   echo "perf: Google Benchmark micro-benchmarks" >&2
-  for b in store_bench text_bench vector_index_bench extract_bench; do
+  # vector_index_bench runs for minutes (100k-vector HNSW builds): run it on its own (docs/PERFORMANCE.md).
+  for b in store_bench text_bench extract_bench; do
     if [ -x "$BENCH_DIR/$b" ]; then
       "$BENCH_DIR/$b" --benchmark_repetitions="$RUNS" --benchmark_report_aggregates_only=true \
         --benchmark_out="$RAW/micro_$b.json" --benchmark_out_format=json > /dev/null

@@ -1,13 +1,22 @@
 -- wrk script: POST /api/rag/document with a unique ~1 KB English-like document per request.
--- Each wrk thread numbers its documents separately (thread id prefix), so none repeat.
+-- Documents never repeat, not even across wrk runs: each thread draws a random run prefix
+-- (seeded from the clock and its id) and numbers its documents.
 local words = {"system","library","information","retrieval","index","query","document",
   "search","model","language","network","memory","storage","vector","analysis","science",
   "computer","research","method","result","data","user","server","process","language",
   "report","journal","article","abstract","citation","catalog","subject","heading"}
 local counter = 0
 local tid = 0
+local prefix = 0
 function setup(thread) tid = tid + 1; thread:set("tid", tid) end
-function init(args) math.randomseed(tid * 7919) end
+function init(args)
+  local f = io.open("/dev/urandom", "rb")
+  local bytes = f:read(4); f:close()
+  local seed = tid
+  for i = 1, 4 do seed = seed * 256 + bytes:byte(i) end
+  math.randomseed(seed)
+  prefix = math.random(1, 2000000000)
+end
 function request()
   counter = counter + 1
   local parts = {}
@@ -18,7 +27,7 @@ function request()
     n = n + #w + 1
     if math.random(12) == 1 then parts[#parts] = w .. "." end
   end
-  local body = string.format('{"title":"doc %d-%d","content":"T%dD%d %s"}', tid, counter, tid,
-                             counter, table.concat(parts, " "))
+  local body = string.format('{"title":"doc %d-%d","content":"R%dT%dD%d %s"}', prefix, counter,
+                             prefix, tid, counter, table.concat(parts, " "))
   return wrk.format("POST", "/api/rag/document", {["Content-Type"] = "application/json"}, body)
 end
