@@ -142,6 +142,17 @@ Response ChatApi::ListModels(const Request& request) const {
   }
   root["models"] = std::move(list);
   root["current"] = current;
+  // The models table: how often each model answered and how fast (JRVS keeps the same).
+  if (auto usage = chat_.store().ListModelUsage()) {
+    json::array rows;
+    for (const auto& u : *usage) {
+      rows.push_back(json::object{{"name", u.name},
+                                  {"usage_count", u.usage_count},
+                                  {"avg_response_ms", u.avg_response_ms},
+                                  {"last_used_ms", u.last_used_ms}});
+    }
+    root["usage"] = std::move(rows);
+  }
   root["provider"] = chat_.llm().provider();
   return JsonResponse(json::serialize(root));
 }

@@ -230,6 +230,9 @@ Result<ChatTurnResult> ChatService::Chat(const ChatTurnRequest& request,
   turn.latency_ms = result.total_ms;
   auto id = store_.AppendConversation(turn);
   if (!id) return Error(id.error());
+  if (Status s = store_.RecordModelUsage(result.model_used, generation_ms); !s.ok()) {
+    return Error(s);
+  }
   result.turn_id = *id;
   if (turn_seconds_ != nullptr) turn_seconds_->Observe(result.total_ms / 1000);
   return result;

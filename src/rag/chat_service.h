@@ -91,6 +91,7 @@ class ChatService {
   std::string current_model() const;
   void set_current_model(std::string model);
   llm::LlmClient& llm() { return llm_; }
+  store::Store& store() { return store_; }
 
   // The messages sent to the model (exposed for tests): system, history, context + question.
   std::vector<llm::ChatMessage> BuildMessages(const std::vector<store::Conversation>& history,

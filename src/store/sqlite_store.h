@@ -92,12 +92,6 @@ struct SqliteOptions {
 Status ValidateSqliteOptions(const SqliteOptions& options);
 
 // One row of the models table.
-struct ModelUsage {
-  std::string name;
-  int64_t usage_count = 0;
-  double avg_response_ms = 0;
-  int64_t last_used_ms = 0;
-};
 
 // Snapshot of the writer queue, for health checks and tests.
 struct WriterStats {
@@ -166,11 +160,10 @@ class SqliteStore final : public Store {
   Result<StoreStats> Stats() override;
   Status Ping() override;
 
+  Status RecordModelUsage(std::string_view model, double response_ms) override;
+  Result<std::vector<ModelUsage>> ListModelUsage() override;
+
   // ---- SQLite-specific ----
-  // Counts one response of `model` taking `response_ms` into models (running average).
-  Status RecordModelUsage(std::string_view model, double response_ms);
-  // Every model used so far, most used first.
-  Result<std::vector<ModelUsage>> ListModelUsage();
   Result<std::optional<std::string>> GetSetting(std::string_view key);
   Status PutSetting(std::string_view key, std::string_view value);
   // Copies the WAL into the database file and truncates the WAL (PRAGMA wal_checkpoint(TRUNCATE))

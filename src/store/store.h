@@ -112,6 +112,14 @@ struct DocumentTextHit {
   std::string snippet;  // words around the matches, "..." where cut
 };
 
+// One row of the models table.
+struct ModelUsage {
+  std::string name;
+  int64_t usage_count = 0;
+  double avg_response_ms = 0;
+  int64_t last_used_ms = 0;
+};
+
 struct StoreStats {
   int64_t documents = 0;
   int64_t chunks = 0;
@@ -176,6 +184,11 @@ class Store {
                                        std::string_view model) = 0;
   // The highest chunk id stored (0 if none).
   virtual Result<int64_t> MaxChunkId() = 0;
+
+  // Models: counts one response of `model` taking `response_ms` (running average).
+  virtual Status RecordModelUsage(std::string_view model, double response_ms) = 0;
+  // Every model used so far, most used first.
+  virtual Result<std::vector<ModelUsage>> ListModelUsage() = 0;
 
   virtual Result<StoreStats> Stats() = 0;
   // Cheap liveness check of the database (a trivial query on a reader connection).

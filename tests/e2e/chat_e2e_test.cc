@@ -104,6 +104,10 @@ TEST(ChatE2E, OllamaStreamsOverSseAndDanglingCitationsAreDropped) {
 
   auto models = ParseJson(client.Request("GET", "/api/models").body);
   ASSERT_EQ(models.at("models").as_array().size(), 2u);
+  // Both turns were counted for the model that answered them.
+  ASSERT_EQ(models.at("usage").as_array().size(), 1u);
+  EXPECT_EQ(models.at("usage").as_array()[0].at("name").as_string(), "llama3.2:1b");
+  EXPECT_EQ(models.at("usage").as_array()[0].at("usage_count").as_int64(), 2);
   EXPECT_EQ(models.at("current").as_string(), "llama3.2:1b");
   auto sw = client.Request("POST", "/api/models/switch/nomic");
   ASSERT_EQ(sw.status, 200) << sw.body;
