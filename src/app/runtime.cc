@@ -171,6 +171,12 @@ Status Runtime::OpenChat() {
     llm::OllamaClientOptions o;
     o.base_url = c.llm_ollama_url;
     timeouts(o);
+    if (c.llm_provider == "auto") {
+      // With a fallback at hand, a quick extractive answer beats waiting out the default
+      // retries (250 + 500 ms) on a model server that is simply not running.
+      o.retry.max_retries = 1;
+      o.retry.initial_backoff_ms = 100;
+    }
     auto client = llm::OllamaClient::Create(o);
     if (!client) return Status(client.error().code(), "llm: " + client.error().message());
     if (c.llm_provider == "auto") {
