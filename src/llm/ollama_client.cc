@@ -5,31 +5,18 @@
 
 #include <boost/json.hpp>
 
+#include "llm/json_fields.h"
+
 namespace jrvs::llm {
 namespace {
 
 namespace json = boost::json;
+using json_fields::IntField;
+using json_fields::StringField;
 
 std::string TrimTrailingSlashes(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
-}
-
-std::string StringField(const json::object& o, std::string_view key) {
-  if (auto* v = o.if_contains(key); v != nullptr && v->is_string()) {
-    return std::string(v->get_string());
-  }
-  return "";
-}
-
-// An integer field (JSON integer or integral double); `fallback` if absent or not a number.
-int64_t IntField(const json::object& o, std::string_view key, int64_t fallback) {
-  auto* v = o.if_contains(key);
-  if (v == nullptr) return fallback;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  if (v->is_double()) return static_cast<int64_t>(v->get_double());
-  return fallback;
 }
 
 // Ollama reads keep_alive as a number of seconds or a Go duration string; a bare integer in a

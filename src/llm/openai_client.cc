@@ -6,10 +6,14 @@
 
 #include <boost/json.hpp>
 
+#include "llm/json_fields.h"
+
 namespace jrvs::llm {
 namespace {
 
 namespace json = boost::json;
+using json_fields::IntField;
+using json_fields::StringField;
 
 // The server root: without trailing slashes and without a trailing "/v1".
 std::string ServerRoot(std::string url) {
@@ -17,22 +21,6 @@ std::string ServerRoot(std::string url) {
   if (url.ends_with("/v1")) url.resize(url.size() - 3);
   while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
-}
-
-std::string StringField(const json::object& o, std::string_view key) {
-  if (auto* v = o.if_contains(key); v != nullptr && v->is_string()) {
-    return std::string(v->get_string());
-  }
-  return "";
-}
-
-int64_t IntField(const json::object& o, std::string_view key, int64_t fallback) {
-  auto* v = o.if_contains(key);
-  if (v == nullptr) return fallback;
-  if (v->is_int64()) return v->get_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->get_uint64());
-  if (v->is_double()) return static_cast<int64_t>(v->get_double());
-  return fallback;
 }
 
 std::string Rfc3339FromUnix(int64_t seconds) {
