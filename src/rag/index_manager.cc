@@ -55,6 +55,20 @@ Result<std::unique_ptr<IndexManager>> IndexManager::Open(IndexManagerOptions opt
   auto replayed = m->Replay(*m->index_, m->watermark_.load(), &m->report_.stale);
   if (!replayed) return Error(replayed.error());
   m->report_.replayed = *replayed;
+  // A crash between a delete's commit and its index update leaves orphan vectors in the saved
+  // index (never returned: hits are joined with the database, but they waste search slots).
+  // More vectors than chunks means orphans: rebuild from the database.
+  if (m->report_.loaded) {
+    auto stats = store.Stats();
+    if (!stats) return Error(stats.error());
+    if (static_cast<int64_t>(m->index_->size()) > stats->chunks) {
+      m->report_.rebuild_reason =
+          fmt::format("{} vectors for {} chunks", m->index_->size(), stats->chunks);
+      if (Status s = m->Rebuild(); !s.ok()) return Error(s);
+      m->report_.rebuilt = true;
+      m->report_.replayed = static_cast<int64_t>(m->index_->size());
+    }
+  }
   if (m->report_.rebuilt || *replayed > 0) m->dirty_ = true;
   if (m->report_.stale > 0) {
     spdlog::warn("{} chunks have no embedding from model '{}': run `jrvs reindex`",
