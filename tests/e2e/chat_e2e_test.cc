@@ -134,7 +134,7 @@ TEST(ChatE2E, FallsBackToExtractiveWhenTheModelIsDown) {
 
 TEST(ChatE2E, HealthAndSearchStayFastWhileChatsWaitOnASlowModel) {
   FakeLlmOptions options;
-  options.ttft_ms = 3000;
+  options.ttft_ms = 8000;  // the chats stay parked on the model for the whole check below
   FakeLlmServer llm(options);
   ASSERT_TRUE(llm.Start()) << llm.error();
   TempDir dir;
@@ -165,13 +165,13 @@ TEST(ChatE2E, HealthAndSearchStayFastWhileChatsWaitOnASlowModel) {
   EXPECT_EQ(llm.in_flight(), kChats);
   auto client = server->Client();
   for (int i = 0; i < 20; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
     EXPECT_EQ(client.Request("GET", "/health").status, 200);
     EXPECT_EQ(client.Request("GET", "/api/search?q=bees").status, 200);
-    // Generous bound: the point is that they do not wait for the 3 s model.
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
+    EXPECT_EQ(client.Request("POST", "/api/rag/retrieve", R"({"query":"dance"})").status, 200);
   }
-  EXPECT_GT(llm.in_flight(), 0);  // the chats were still waiting the whole time
+  // Causal, not timed: every answer above arrived while all chats were still waiting on the
+  // model (none of them has had its first token yet).
+  EXPECT_EQ(llm.in_flight(), kChats);
   for (auto& t : chats) t.join();
   EXPECT_EQ(ok.load(), kChats);
 }
