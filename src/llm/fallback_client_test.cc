@@ -19,11 +19,12 @@
 namespace jrvs::llm {
 namespace {
 
-using jrvs::testing::FakeLlmOptions;
 using jrvs::testing::FakeLlmServer;
 using jrvs::testing::FakeMode;
 using llm::testing::FastOptions;
+using llm::testing::MakeClient;
 using llm::testing::SecondsSince;
+using llm::testing::StartFakeServer;
 using llm::testing::TokenRecorder;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -34,11 +35,8 @@ constexpr const char* kExtractiveAnswer = "The reactor core is cooled by heavy w
 class FallbackClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    FakeLlmOptions options;
-    options.reply = kReply;
-    options.threads = 2;
-    server_ = std::make_unique<FakeLlmServer>(options);
-    ASSERT_TRUE(server_->Start()) << server_->error();
+    server_ = StartFakeServer(kReply);
+    ASSERT_NE(server_->port(), 0);
   }
 
   std::unique_ptr<FallbackClient> Make(FallbackOptions fallback_options = {},
@@ -47,10 +45,9 @@ class FallbackClientTest : public ::testing::Test {
     options.timeouts.first_token_ms = first_token_ms;
     options.retry.max_retries = 1;
     options.breaker.failure_threshold = failure_threshold;
-    auto primary = OllamaClient::Create(options);
-    EXPECT_TRUE(primary) << primary.error().ToString();
+    auto primary = MakeClient<OllamaClient>(options);
     if (!primary) return nullptr;
-    return std::make_unique<FallbackClient>(std::move(*primary),
+    return std::make_unique<FallbackClient>(std::move(primary),
                                             std::make_unique<ExtractiveClient>(), fallback_options);
   }
 

@@ -3,12 +3,16 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <gtest/gtest.h>
+
+#include "fakes/fake_llm_server.h"
 #include "llm/llm_client.h"
 #include "llm/remote_llm_client.h"
 
@@ -70,6 +74,25 @@ Options FastOptions(std::string base_url) {
   o.retry.initial_backoff_ms = 10;
   o.retry.max_backoff_ms = 40;
   return o;
+}
+
+// A running fake LLM server answering `reply` (2 io threads); fails the current test (and
+// returns a server whose port() is 0) if it cannot start.
+inline std::unique_ptr<jrvs::testing::FakeLlmServer> StartFakeServer(std::string reply) {
+  jrvs::testing::FakeLlmOptions options;
+  options.reply = std::move(reply);
+  options.threads = 2;
+  auto server = std::make_unique<jrvs::testing::FakeLlmServer>(options);
+  EXPECT_TRUE(server->Start()) << server->error();
+  return server;
+}
+
+// Client::Create(options), failing the current test (and returning null) on an error.
+template <typename Client, typename Options>
+std::unique_ptr<Client> MakeClient(const Options& options) {
+  auto client = Client::Create(options);
+  EXPECT_TRUE(client) << client.error().ToString();
+  return client ? std::move(*client) : nullptr;
 }
 
 inline double SecondsSince(std::chrono::steady_clock::time_point start) {

@@ -21,13 +21,14 @@
 namespace jrvs::llm {
 namespace {
 
-using jrvs::testing::FakeLlmOptions;
 using jrvs::testing::FakeLlmServer;
 using jrvs::testing::FakeMode;
 using llm::testing::FastOptions;
 using llm::testing::kFakeModel;
+using llm::testing::MakeClient;
 using llm::testing::SecondsSince;
 using llm::testing::SimpleRequest;
+using llm::testing::StartFakeServer;
 using llm::testing::TokenRecorder;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
@@ -39,11 +40,8 @@ constexpr const char* kReply = "The quick brown fox jumps over the lazy dog.";
 class OllamaClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    FakeLlmOptions options;
-    options.reply = kReply;
-    options.threads = 2;
-    server_ = std::make_unique<FakeLlmServer>(options);
-    ASSERT_TRUE(server_->Start()) << server_->error();
+    server_ = StartFakeServer(kReply);
+    ASSERT_NE(server_->port(), 0);
   }
 
   OllamaClientOptions Options() const {
@@ -51,9 +49,7 @@ class OllamaClientTest : public ::testing::Test {
   }
 
   std::unique_ptr<OllamaClient> Make(const OllamaClientOptions& options) {
-    auto client = OllamaClient::Create(options);
-    EXPECT_TRUE(client) << client.error().ToString();
-    return client ? std::move(*client) : nullptr;
+    return MakeClient<OllamaClient>(options);
   }
 
   json::object LastChatBody() const {

@@ -17,13 +17,14 @@
 namespace jrvs::llm {
 namespace {
 
-using jrvs::testing::FakeLlmOptions;
 using jrvs::testing::FakeLlmServer;
 using jrvs::testing::FakeMode;
 using llm::testing::FastOptions;
 using llm::testing::kFakeModel;
+using llm::testing::MakeClient;
 using llm::testing::SecondsSince;
 using llm::testing::SimpleRequest;
+using llm::testing::StartFakeServer;
 using llm::testing::TokenRecorder;
 using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
@@ -34,11 +35,8 @@ constexpr const char* kReply = "Paris is the capital of France, on the Seine.";
 class OpenAiClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    FakeLlmOptions options;
-    options.reply = kReply;
-    options.threads = 2;
-    server_ = std::make_unique<FakeLlmServer>(options);
-    ASSERT_TRUE(server_->Start()) << server_->error();
+    server_ = StartFakeServer(kReply);
+    ASSERT_NE(server_->port(), 0);
   }
 
   OpenAiClientOptions Options() const {
@@ -46,9 +44,7 @@ class OpenAiClientTest : public ::testing::Test {
   }
 
   std::unique_ptr<OpenAiClient> Make(const OpenAiClientOptions& options) {
-    auto client = OpenAiClient::Create(options);
-    EXPECT_TRUE(client) << client.error().ToString();
-    return client ? std::move(*client) : nullptr;
+    return MakeClient<OpenAiClient>(options);
   }
 
   jrvs::testing::RecordedRequest LastRequest(std::string_view path) const {

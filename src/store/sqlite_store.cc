@@ -243,14 +243,15 @@ Result<std::vector<Conversation>> SqliteStore::ListConversations(std::string_vie
   return timer.Finish(run());
 }
 
-Result<int64_t> SqliteStore::DeleteSession(std::string_view session_id) {
-  DbOpTimer timer(metrics_.get(), clock_, DbOp::kDeleteSession);
+Result<int64_t> SqliteStore::CountingDelete(DbOp op, const char* sql,
+                                            const std::function<void(SqliteStatement&)>& bind) {
+  DbOpTimer timer(metrics_.get(), clock_, op);
   int64_t deleted = 0;
   Status status = writer_->Write(
       [&](SqliteConnection& conn) -> Status {
-        Result<SqliteStatement> stmt = conn.Prepare(kDeleteSession);
+        Result<SqliteStatement> stmt = conn.Prepare(sql);
         if (!stmt) return stmt.error();
-        stmt->BindText(1, session_id);
+        bind(*stmt);
         if (Status s = stmt->Run(); !s.ok()) return s;
         deleted = conn.Changes();
         return Status::Ok();
@@ -260,21 +261,14 @@ Result<int64_t> SqliteStore::DeleteSession(std::string_view session_id) {
   return timer.Finish<int64_t>(deleted);
 }
 
+Result<int64_t> SqliteStore::DeleteSession(std::string_view session_id) {
+  return CountingDelete(DbOp::kDeleteSession, kDeleteSession,
+                        [&](SqliteStatement& stmt) { stmt.BindText(1, session_id); });
+}
+
 Result<int64_t> SqliteStore::DeleteConversationsBefore(int64_t cutoff_ms) {
-  DbOpTimer timer(metrics_.get(), clock_, DbOp::kDeleteConversationsBefore);
-  int64_t deleted = 0;
-  Status status = writer_->Write(
-      [&](SqliteConnection& conn) -> Status {
-        Result<SqliteStatement> stmt = conn.Prepare(kDeleteConversationsBefore);
-        if (!stmt) return stmt.error();
-        stmt->BindInt(1, cutoff_ms);
-        if (Status s = stmt->Run(); !s.ok()) return s;
-        deleted = conn.Changes();
-        return Status::Ok();
-      },
-      SqliteWriter::Atomicity::kSingleStatement);
-  if (!status.ok()) return timer.Finish<int64_t>(Error(std::move(status)));
-  return timer.Finish<int64_t>(deleted);
+  return CountingDelete(DbOp::kDeleteConversationsBefore, kDeleteConversationsBefore,
+                        [&](SqliteStatement& stmt) { stmt.BindInt(1, cutoff_ms); });
 }
 
 // ---- stats and health ----

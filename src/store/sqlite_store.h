@@ -33,6 +33,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,8 +52,10 @@ namespace jrvs::store {
 class SqliteCheckpointer;
 class SqliteConnection;
 class SqliteReaderPool;
+class SqliteStatement;
 class SqliteWriter;
 struct SqliteStoreMetrics;
+enum class DbOp : size_t;
 
 struct SqliteOptions {
   // Database file. Missing parent directories are created. The WAL (`<path>-wal`) and its index
@@ -180,6 +183,10 @@ class SqliteStore final : public Store {
   SqliteStore(SqliteOptions options, const Clock* clock,
               std::unique_ptr<SqliteStoreMetrics> metrics);
 
+  // Runs one single-statement delete on the writer (`bind` binds its parameters); returns the
+  // number of rows it deleted.
+  Result<int64_t> CountingDelete(DbOp op, const char* sql,
+                                 const std::function<void(SqliteStatement&)>& bind);
   // Records that document `id` was read at `now_ms`; schedules the background write.
   void NoteAccess(int64_t id, int64_t now_ms);
   Status FlushAccesses(SqliteConnection& conn);
