@@ -1,6 +1,7 @@
 #include "llm/fallback_client.h"
 
 #include <chrono>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -44,6 +45,11 @@ Result<ModelInfo> FallbackClient::DescribeModel(std::string_view name) {
 
 HealthReport FallbackClient::Health() {
   HealthReport report = primary_->Health();
+  {
+    std::lock_guard lock(health_mu_);
+    primary_down_detail_ = report.ok ? std::string() : report.detail;
+    if (!report.ok && primary_down_detail_.empty()) primary_down_detail_ = "down";
+  }
   if (!report.ok) {
     report.detail += "; chat falls back to " + std::string(fallback_->provider()) + " answers";
   }
@@ -62,6 +68,24 @@ Result<ChatResult> FallbackClient::Chat(const ChatRequest& request, const TokenC
     partial += token;
     return !on_token || on_token(token);
   };
+  if (options_.skip_unhealthy_primary) {
+    std::string down;
+    {
+      std::lock_guard lock(health_mu_);
+      down = primary_down_detail_;
+    }
+    if (!down.empty() && options_.fallback_on_error) {
+      auto answer = fallback_->Chat(request, on_token, cancel);
+      if (!answer) {
+        metrics_.RecordOutcome(LlmMetrics::OutcomeFor(answer.error()));
+        return answer;
+      }
+      answer->warning = "LLM unavailable (last health check: " + down +
+                        "); answered from the knowledge base without a model";
+      metrics_.RecordOutcome("fallback");
+      return answer;
+    }
+  }
   auto primary = primary_->Chat(request, counting, cancel);
   if (primary) {
     metrics_.RecordOutcome("ok");

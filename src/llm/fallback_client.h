@@ -14,6 +14,11 @@
 //   carries the warning "LLM stopped after <n> tokens (<reason>); the rest was answered from the
 //   knowledge base without a model".
 // - A cancelled call (flag or on_token returning false) is never answered by the fallback.
+// - With skip_unhealthy_primary, a Health() call that finds the primary down marks it down, and
+//   until a later Health() finds it up again, Chat goes straight to the fallback (warning
+//   "LLM unavailable (last health check: <detail>); ..."). `jrvs serve` probes Health every 5 s in
+//   the background, so with no model server running "auto" answers at once instead of paying a
+//   refused connection and a retry per chat. Before the first Health() the primary is tried.
 // ListModels: the primary's models followed by the fallback's (only the fallback's when the
 // primary cannot be reached). Health is the primary's; when it is down the detail says chat
 // falls back. With a MetricsRegistry: llm_requests_total{provider="auto",outcome} where outcome
@@ -25,6 +30,8 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -37,6 +44,7 @@ namespace jrvs::llm {
 struct FallbackOptions {
   bool fallback_on_error = true;       // answer with the fallback when the primary fails first
   bool append_after_partial = false;   // after a mid-stream failure, append the fallback answer
+  bool skip_unhealthy_primary = true;  // skip the primary while the last Health() found it down
   MetricsRegistry* metrics = nullptr;  // optional; not owned, must outlive the client
 };
 
@@ -61,6 +69,9 @@ class FallbackClient final : public LlmClient {
   const std::unique_ptr<LlmClient> fallback_;
   const FallbackOptions options_;
   LlmMetrics metrics_;
+  std::mutex health_mu_;  // guards primary_down_detail_
+  // The detail of the last failed Health() of the primary; empty while it is up or unprobed.
+  std::string primary_down_detail_;
 };
 
 }  // namespace jrvs::llm

@@ -51,6 +51,7 @@ class FallbackClientTest : public ::testing::Test {
                                             std::make_unique<ExtractiveClient>(), fallback_options);
   }
 
+ public:
   static ChatRequest Request() {
     ChatRequest r;
     r.messages = {{"system", "Context: [1] Reactor notes"}, {"user", "How is the reactor cooled?"}};
@@ -60,6 +61,7 @@ class FallbackClientTest : public ::testing::Test {
     return r;
   }
 
+ protected:
   std::unique_ptr<FakeLlmServer> server_;
 };
 
@@ -214,6 +216,66 @@ TEST_F(FallbackClientTest, ModelsAndHealth) {
   HealthReport health = client->Health();
   EXPECT_FALSE(health.ok);
   EXPECT_THAT(health.detail, HasSubstr("chat falls back to extractive answers"));
+}
+
+// A primary at the seam whose health the test sets, counting the chats it is asked for.
+class SwitchablePrimary final : public LlmClient {
+ public:
+  std::string_view provider() const override { return "switchable"; }
+  Result<std::vector<ModelInfo>> ListModels() override { return std::vector<ModelInfo>{}; }
+  Result<ChatResult> Chat(const ChatRequest&, const TokenCallback& on_token,
+                          const std::atomic<bool>*) override {
+    ++chats;
+    if (on_token) on_token(kReply);
+    ChatResult r;
+    r.text = kReply;
+    return r;
+  }
+  HealthReport Health() override { return {up.load(), up.load() ? "up" : "connection refused"}; }
+
+  std::atomic<bool> up{true};
+  std::atomic<int> chats{0};
+};
+
+TEST(FallbackClientHealthTest, APrimaryFoundDownIsSkippedUntilItIsFoundUpAgain) {
+  auto owned = std::make_unique<SwitchablePrimary>();
+  SwitchablePrimary* primary = owned.get();
+  FallbackClient client(std::move(owned), std::make_unique<ExtractiveClient>());
+  const ChatRequest request = FallbackClientTest::Request();
+
+  auto r = client.Chat(request, nullptr, nullptr);  // never probed: the primary is tried
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->text, kReply);
+  EXPECT_EQ(primary->chats.load(), 1);
+
+  primary->up = false;
+  EXPECT_FALSE(client.Health().ok);
+  r = client.Chat(request, nullptr, nullptr);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(primary->chats.load(), 1);  // not asked
+  EXPECT_THAT(r->text, HasSubstr("heavy water"));
+  EXPECT_THAT(r->warning, StartsWith("LLM unavailable (last health check: connection refused)"));
+
+  primary->up = true;
+  EXPECT_TRUE(client.Health().ok);
+  r = client.Chat(request, nullptr, nullptr);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->text, kReply);
+  EXPECT_EQ(primary->chats.load(), 2);
+}
+
+TEST(FallbackClientHealthTest, SkippingCanBeTurnedOff) {
+  auto owned = std::make_unique<SwitchablePrimary>();
+  SwitchablePrimary* primary = owned.get();
+  FallbackOptions options;
+  options.skip_unhealthy_primary = false;
+  FallbackClient client(std::move(owned), std::make_unique<ExtractiveClient>(), options);
+  primary->up = false;
+  EXPECT_FALSE(client.Health().ok);
+  auto r = client.Chat(FallbackClientTest::Request(), nullptr, nullptr);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->text, kReply);
+  EXPECT_EQ(primary->chats.load(), 1);
 }
 
 }  // namespace
