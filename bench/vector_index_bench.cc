@@ -372,6 +372,12 @@ void HnswArgs(benchmark::internal::Benchmark* b) {
       }
     }
   }
+  // Where HNSW overtakes the exact scan (index.ann_threshold): the defaults between 10k and 100k,
+  // beside BM_FlatSearch at the same sizes.
+  for (int64_t n : {20000, 50000}) {
+    b->Args({0, n, 32, 128});
+    if (TextFile() != nullptr) b->Args({2, n, 32, 128});
+  }
 }
 BENCHMARK(BM_HnswSearch)->Apply(HnswArgs)->Unit(benchmark::kMicrosecond);
 
@@ -461,8 +467,9 @@ void BM_AddFlat(benchmark::State& state) {
 }
 BENCHMARK(BM_AddFlat)->Iterations(200)->Unit(benchmark::kMicrosecond);
 
-// Inserting batches of 16 vectors into a live HNSW graph that holds 10,000 (default M and
-// ef_construction).
+// Adding batches of 16 vectors to an HNSW index whose graph holds 10,000 (default M and
+// ef_construction): the write path only, which appends to the delta (the background merger links
+// the vectors into the graph on its own thread; see BM_MergeDelta).
 void BM_AddHnsw(benchmark::State& state) {
   const Graph& graph = BuildGraph(Data::kEmbeddingLike, 10000, 32);
   FaissIndexOptions o;
@@ -485,6 +492,33 @@ void BM_AddHnsw(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 16);
 }
 BENCHMARK(BM_AddHnsw)->Iterations(100)->Unit(benchmark::kMicrosecond);
+
+// The background merger's rate: 4,096 vectors added at once to an index whose graph holds
+// 10,000, timed until the merger has linked them all (one thread, short exclusive holds).
+void BM_MergeDelta(benchmark::State& state) {
+  const Graph& graph = BuildGraph(Data::kEmbeddingLike, 10000, 32);
+  constexpr size_t kAdd = 4096;
+  const auto& data = Dataset(Data::kEmbeddingLike);
+  for (auto _ : state) {
+    state.PauseTiming();
+    FaissIndexOptions o;
+    o.dimension = kDim;
+    o.ann_threshold = 0;
+    auto loaded = FaissIndex::Load(graph.file, o);
+    if (!loaded) std::abort();
+    std::vector<int64_t> ids(kAdd);
+    for (size_t i = 0; i < kAdd; ++i) ids[i] = static_cast<int64_t>(10001 + i);
+    state.ResumeTiming();
+    if (!loaded->index->Add(ids, std::span<const float>(data).subspan(10000 * kDim, kAdd * kDim))
+             .ok()) {
+      state.SkipWithError("add failed");
+    }
+    loaded->index->WaitForRebuild();
+    if (loaded->index->delta_size() != 0) state.SkipWithError("delta not merged");
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(kAdd));
+}
+BENCHMARK(BM_MergeDelta)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 // Cleans up the saved graphs when the process exits.
 struct GraphFileCleanup {

@@ -3,14 +3,16 @@
 # Markdown summary on stdout. Every figure is a median over several runs and, where a ceiling
 # exists, a ratio against it measured in the same run (nginx's static 200 for /health).
 #
-#   scripts/perf.sh [--quick] [--only health|ingest|search|micro|ir] [--runs N] [--duration S]
+#   scripts/perf.sh [--quick] [--only health|ingest|search|micro|ir|locust|chat|scale] [--runs N]
+#                   [--duration S]
 #
 # Everything listens on 127.0.0.1 only and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN=build/release/src/app/jrvs
-BENCH_DIR=build/release/bench
+# JRVS_BIN / JRVS_BENCH_DIR: measure another build (e.g. a before/after pair).
+BIN=${JRVS_BIN:-build/release/src/app/jrvs}
+BENCH_DIR=${JRVS_BENCH_DIR:-build/release/bench}
 RUNS=3
 DURATION=10
 ONLY=""
@@ -131,6 +133,58 @@ if want ingest || want search; then
   stop_jrvs
 fi
 
+# Retrieval at scale (docs/PERFORMANCE.md, "Retrieval at scale"): for each size in SCALE_DOCS
+# (default 3300 and 33000 generated ~1 KB documents, ~10k and ~100k chunks), `jrvs ingest` of
+# the files (docs/s), then `jrvs serve` on the result: resident memory after loading, minus an
+# idle server's; /api/rag/retrieve latency on one connection (P50/P95/P99 from wrk) and /api/search
+# throughput; then the in-process ceiling (bench/retrieval_scale_bench.cc) on the same data.
+# Not part of a plain `make bench` (it takes minutes): run with --only scale.
+if [ "$ONLY" = "scale" ]; then
+  start_jrvs "$WORK/idle-data"
+  sleep 0.5
+  IDLE_KB=$(rss_kb "$JRVS_PID")
+  stop_jrvs
+  for docs in ${SCALE_DOCS:-3300 33000}; do
+    echo "perf: scale: $docs documents" >&2
+    python3 bench/make_zipf_docs.py --out "$WORK/zipf-$docs" --count "$docs"
+    t0=$(date +%s.%N)
+    "$BIN" ingest -r --data-dir "$WORK/scale-$docs" --log-level warn "$WORK/zipf-$docs" > /dev/null
+    t1=$(date +%s.%N)
+    rm -rf "$WORK/zipf-$docs"
+    start_jrvs "$WORK/scale-$docs"
+    # A saved index may hold an unmerged delta (see rag/faiss_index.h): measure once the
+    # background merge is over, i.e. once the server's CPU time stops growing.
+    prev=-1
+    for _ in $(seq 1 600); do
+      cpu=$(awk '{print $14 + $15}' "/proc/$JRVS_PID/stat")
+      [ "$cpu" -le $((prev + 5)) ] && break
+      prev=$cpu
+      sleep 1
+    done
+    LOADED_KB=$(rss_kb "$JRVS_PID")
+    for i in $(seq 1 "$RUNS"); do
+      run_wrk "scale_retrieve_$docs" "$JRVS_URL" -t1 -c1 -d"${DURATION}s" -s bench/wrk/retrieve.lua
+      run_wrk "scale_search_$docs" "$JRVS_URL" -t2 -c32 -d"${DURATION}s" -s bench/wrk/search.lua
+    done
+    curl -s "$JRVS_URL/api/stats" > "$RAW/scale_stats_$docs.json"
+    SERVED_KB=$(rss_kb "$JRVS_PID")
+    stop_jrvs
+    if [ -x "$BENCH_DIR/retrieval_scale_bench" ]; then
+      JRVS_SCALE_DATA="$WORK/scale-$docs" "$BENCH_DIR/retrieval_scale_bench" \
+        --benchmark_out="$RAW/scale_bench_$docs.json" --benchmark_out_format=json > /dev/null
+    fi
+    python3 - "$RAW" "$docs" "$t0" "$t1" "$IDLE_KB" "$LOADED_KB" "$SERVED_KB" "$(uptime)" <<'PY'
+import json, sys
+raw, docs, t0, t1, idle, loaded, served, load = sys.argv[1:]
+json.dump({"documents": int(docs), "ingest_seconds": float(t1) - float(t0),
+           "ingest_docs_per_s": int(docs) / (float(t1) - float(t0)), "idle_rss_kb": int(idle),
+           "loaded_rss_kb": int(loaded), "served_rss_kb": int(served), "uptime": load.strip()},
+          open("%s/scale_%s.json" % (raw, docs), "w"))
+PY
+    rm -rf "$WORK/scale-$docs"
+  done
+fi
+
 if want micro; then
   echo "perf: Google Benchmark micro-benchmarks" >&2
   # vector_index_bench runs for minutes (100k-vector HNSW builds): run it on its own (docs/PERFORMANCE.md).
@@ -147,7 +201,30 @@ if want ir; then
   python3 bench/ir_eval.py --jrvs "$BIN" --sweep --json "$RAW/ir.json" >&2
 fi
 
+if want chat; then
+  # Chat (docs/PERFORMANCE.md "Chat"): extractive chat at 50 connections, jrvs's own overhead per
+  # chat against the fake LLM, and /health while 200 chats stream. Needs the fake_llm binary.
+  echo "perf: chat (bench/chat_load.py)" >&2
+  FAKE_LLM=${JRVS_FAKE_LLM:-build/release/tests/fakes/fake_llm}
+  [ -x "$FAKE_LLM" ] || { echo "build the fake_llm target first" >&2; exit 2; }
+  python3 bench/chat_load.py --jrvs "$BIN" --fake-llm "$FAKE_LLM" --runs "$RUNS" \
+    --duration "$DURATION" --json "$RAW/chat.json" > /dev/null  # summary on stderr
+fi
+
+REPORT_ARGS=()
+if want locust; then
+  # JRVS's four Locust scenarios (scripts/load.sh runs the same on its own): 60 s each, 15 s
+  # with --quick, on 100 and 10,000 synthetic documents; updates docs/PERFORMANCE.md's table.
+  echo "perf: Locust scenarios (tests/load/run_scenarios.py)" >&2
+  LOCUST_SECONDS=60
+  [ "$RUNS" = 1 ] && [ "$DURATION" = 3 ] && LOCUST_SECONDS=15
+  timeout 3600 python3 tests/load/run_scenarios.py --binary "$BIN" --docs 100,10000 \
+    --duration "$LOCUST_SECONDS" --out "$RAW/locust.json"
+  REPORT_ARGS=(--doc docs/PERFORMANCE.md)
+fi
+
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUT="bench/results/$STAMP.json"
-python3 bench/perf_report.py "$RAW" --out "$OUT" --runs "$RUNS" --duration "$DURATION"
+python3 bench/perf_report.py "$RAW" --out "$OUT" --runs "$RUNS" --duration "$DURATION" \
+  "${REPORT_ARGS[@]}"
 echo "perf: wrote $OUT" >&2

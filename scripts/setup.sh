@@ -11,6 +11,8 @@ PACKAGES=(
   libcurl4-openssl-dev libsqlite3-dev sqlite3 libpq-dev postgresql
   libfaiss-dev libopenblas-dev libgumbo-dev libpoppler-cpp-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libexpected-dev
+  # terminal chat line editing (BSD licensed)
+  libedit-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev wrk nginx-light python3 python3-locust curl
 )

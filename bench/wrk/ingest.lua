@@ -1,10 +1,10 @@
--- wrk script: POST /api/rag/document with a unique ~1 KB English-like document per request.
--- Documents never repeat, not even across wrk runs: each thread draws a random run prefix
--- (seeded from the clock and its id) and numbers its documents.
-local words = {"system","library","information","retrieval","index","query","document",
-  "search","model","language","network","memory","storage","vector","analysis","science",
-  "computer","research","method","result","data","user","server","process","language",
-  "report","journal","article","abstract","citation","catalog","subject","heading"}
+-- wrk script: POST /api/rag/document with a unique ~1 KB English-like document per request:
+-- words drawn with Zipf's law from a 5,000-word vocabulary (bench/wrk/zipf.lua), so document
+-- frequencies look like real text's. Documents never repeat, not even across wrk runs: each
+-- thread draws a random run prefix (seeded from /dev/urandom and its id) and numbers its
+-- documents; the words themselves are random, so no two runs ingest the same text.
+package.path = "bench/wrk/?.lua;" .. package.path
+local zipf = require("zipf")
 local counter = 0
 local tid = 0
 local prefix = 0
@@ -22,7 +22,7 @@ function request()
   local parts = {}
   local n = 0
   while n < 1000 do
-    local w = words[math.random(#words)]
+    local w = zipf.word()
     parts[#parts + 1] = w
     n = n + #w + 1
     if math.random(12) == 1 then parts[#parts] = w .. "." end

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <boost/json.hpp>
 
+#include "api/chat_json.h"
 #include "api/json_body.h"
 #include "api/system_api.h"
 
@@ -14,32 +15,6 @@ namespace jrvs::api {
 namespace json = boost::json;
 
 namespace {
-
-json::array SourcesJson(const std::vector<rag::Citation>& sources) {
-  json::array out;
-  for (const auto& c : sources) {
-    out.push_back(json::object{{"n", c.n},
-                               {"document_id", c.document_id},
-                               {"title", c.title},
-                               {"url", c.url ? json::value(*c.url) : json::value(nullptr)},
-                               {"score", c.score}});
-  }
-  return out;
-}
-
-json::object ResultJson(const rag::ChatTurnResult& r) {
-  json::object root{{"response", r.response},
-                    {"session_id", r.session_id},
-                    {"model_used", r.model_used},
-                    {"context_used", r.context_used},
-                    {"sources", SourcesJson(r.sources)},
-                    {"timings", json::object{{"retrieval_ms", r.retrieval_ms},
-                                             {"generation_ms", r.generation_ms},
-                                             {"time_to_first_token_ms", r.time_to_first_token_ms},
-                                             {"total_ms", r.total_ms}}}};
-  if (!r.warning.empty()) root["warning"] = r.warning;
-  return root;
-}
 
 std::string SseEvent(std::string_view event, const json::value& data) {
   return fmt::format("event: {}\ndata: {}\n\n", event, json::serialize(data));
@@ -58,35 +33,17 @@ Response ChatApi::Chat(const Request& request) const {
   const std::string& rid = request.request_id;
   auto body = JsonBody::Parse(request.body);
   if (!body) return ErrorResponse(body.error(), rid);
-  auto message = body->String("message");
-  if (!message) return ErrorResponse(message.error(), rid);
-  if (!*message || (*message)->empty()) {
-    return ErrorResponse(StatusCode::kInvalidArgument, "'message' is required", rid);
-  }
-  if ((*message)->size() > 10000) {
-    return ErrorResponse(StatusCode::kInvalidArgument, "'message' must be 1..10000 characters",
-                         rid);
-  }
-  auto session = body->String("session_id");
-  if (!session) return ErrorResponse(session.error(), rid);
-  std::string session_id = session->value_or("");
-  if (session_id.empty()) {
-    session_id = NewSessionId();
-  } else if (!IsValidSessionId(session_id)) {
-    return ErrorResponse(StatusCode::kInvalidArgument,
-                         "session_id must match ^[A-Za-z0-9_-]{1,128}$", rid);
-  }
-  auto model = body->String("model");
-  if (!model) return ErrorResponse(model.error(), rid);
+  auto parsed = ParseChatTurn(*body);
+  if (!parsed) return ErrorResponse(parsed.error(), rid);
   auto stream = body->Bool("stream");
   if (!stream) return ErrorResponse(stream.error(), rid);
 
-  rag::ChatTurnRequest turn{std::move(**message), std::move(session_id), model->value_or("")};
+  rag::ChatTurnRequest turn = std::move(*parsed);
 
   if (!stream->value_or(false)) {
     auto result = chat_.Chat(turn, nullptr, nullptr);
     if (!result) return ErrorResponse(result.error(), rid);
-    return JsonResponse(json::serialize(ResultJson(*result)));
+    return JsonResponse(json::serialize(TurnJson(*result, true)));
   }
 
   Response r;
@@ -114,7 +71,7 @@ Response ChatApi::Chat(const Request& request) const {
     if (!sink.Write(SseEvent("sources", json::object{{"sources", SourcesJson(result->sources)}}))) {
       return;
     }
-    sink.Write(SseEvent("done", ResultJson(*result)));
+    sink.Write(SseEvent("done", TurnJson(*result, true)));
   };
   return r;
 }

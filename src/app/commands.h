@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,5 +30,26 @@ int RunReindex(const Config& config);
 // `jrvs documents list|show|delete`.
 int RunDocuments(const Config& config, const std::string& action, int64_t id, int limit,
                  int offset);
+
+// `jrvs chat`: the terminal chat (app/chat_repl.h), on the data directory or on a server.
+struct ChatCommandOptions {
+  std::string server_url;  // "" = local mode on data.dir; else http(s)://host:port of `jrvs serve`
+  std::string session_id;  // "" = a new random session; else resume this one
+  std::string theme;       // "" = matrix; matrix | cyberpunk | minimal
+  bool no_color = false;   // never emit ANSI colours (they are also off when piped or NO_COLOR)
+  std::optional<std::string> history_file;  // unset = ~/.jrvs_history; "" = no history file
+};
+int RunChat(const Config& config, const ChatCommandOptions& options);
+
+// `jrvs scrape URL [--depth N] [--max-pages N] [--any-host] [--sitemap]`: crawls into the
+// knowledge base on data.dir; exit 1 when no page was stored or found unchanged.
+struct ScrapeCommandOptions {
+  std::string url;
+  int depth = 0;          // 0..5 link hops
+  int max_pages = 1;      // 1..1000 pages
+  bool same_host = true;  // --any-host clears it
+  bool sitemap = false;   // seed from /sitemap.xml
+};
+int RunScrape(const Config& config, const ScrapeCommandOptions& options);
 
 }  // namespace jrvs::app

@@ -23,15 +23,18 @@ std::string_view ConfigSourceName(ConfigSource source);
 
 struct Config {
   // [server]
-  std::string server_host = "127.0.0.1";    // bind address
-  int64_t server_port = 8000;               // TCP port; 0 picks a free one
-  int64_t server_threads = 0;               // I/O threads; 0 = number of cores
-  int64_t server_workers = 0;               // handler worker threads; 0 = number of cores
-  int64_t server_max_queued = 1024;         // queued requests before 503
-  int64_t server_slow_workers = 16;         // threads for slow routes (LLM, scrape) and streams
-  int64_t server_max_queued_slow = 64;      // queued slow requests before 503
-  int64_t server_max_header_bytes = 16384;  // request line + headers before 431
-  int64_t server_body_limit = 1 << 20;      // request body bytes before 413
+  std::string server_host = "127.0.0.1";        // bind address
+  int64_t server_port = 8000;                   // TCP port; 0 picks a free one
+  int64_t server_threads = 0;                   // I/O threads; 0 = number of cores
+  int64_t server_workers = 0;                   // handler worker threads; 0 = number of cores
+  int64_t server_max_queued = 1024;             // queued requests before 503
+  int64_t server_slow_workers = 128;            // threads for slow routes (LLM, scrape) and streams
+  int64_t server_max_queued_slow = 256;         // queued slow requests before 503
+  int64_t server_ws_max_sessions = 1024;        // WebSocket sessions open at once; more get 503
+  int64_t server_ws_max_message_bytes = 65536;  // largest client WebSocket message (1009 beyond)
+  int64_t server_ws_idle_timeout_ms = 300000;   // WebSocket idle time with nothing being answered
+  int64_t server_max_header_bytes = 16384;      // request line + headers before 431
+  int64_t server_body_limit = 1 << 20;          // request body bytes before 413
   int64_t server_header_timeout_ms = 10000;
   int64_t server_body_timeout_ms = 30000;
   int64_t server_idle_timeout_ms = 60000;
@@ -94,6 +97,18 @@ struct Config {
   // [chat]
   int64_t chat_history_turns = 6;   // past turns sent to the model
   int64_t chat_context_chunks = 5;  // chunks retrieved per message
+  // [scrape] (the web fetcher, scrape/curl_fetcher.h; mirrored by CurlFetcherOptions)
+  bool scrape_allow_private = false;  // fetch private/loopback addresses (never cloud metadata)
+  std::string scrape_allow_hosts;     // comma-separated hosts or .suffixes; empty = any host
+  std::string scrape_deny_hosts;      // comma-separated hosts or .suffixes; always refused
+  int64_t scrape_connect_timeout_ms = 5000;
+  int64_t scrape_timeout_ms = 15000;   // whole fetch, redirects included
+  int64_t scrape_max_bytes = 5 << 20;  // body cap; larger pages are refused
+  int64_t scrape_max_redirects = 5;
+  int64_t scrape_per_host_concurrency = 2;  // requests in flight to one host
+  int64_t scrape_politeness_ms = 250;       // gap between request starts to one host
+  bool scrape_respect_robots = true;
+  std::string scrape_user_agent = "jrvs/" JRVS_VERSION;  // robots.txt token = text before '/'
 };
 
 // Where each key's value came from, plus the file that was read (if any).

@@ -81,6 +81,36 @@ int main(int argc, char** argv) {
   auto* doc_delete = documents->add_subcommand("delete", "Delete one document");
   doc_delete->add_option("id", doc_id, "Document id")->required();
 
+  auto* chat = app.add_subcommand("chat", "Chat in the terminal (local data, or --server URL)");
+  ConfigFlags chat_flags(*chat);
+  jrvs::app::ChatCommandOptions chat_options;
+  std::string chat_history_file;
+  chat->add_option("--server", chat_options.server_url,
+                   "URL of a running `jrvs serve` (default: open data.dir directly)");
+  chat->add_option("--session", chat_options.session_id, "Resume this session id");
+  chat->add_option("--theme", chat_options.theme, "matrix, cyberpunk or minimal")
+      ->check(CLI::IsMember({"matrix", "cyberpunk", "minimal"}));
+  chat->add_flag("--no-color", chat_options.no_color, "No ANSI colours");
+  auto* chat_history_opt =
+      chat->add_option("--history-file", chat_history_file,
+                       "Line history file (default ~/.jrvs_history; \"\" = none)");
+
+  auto* scrape = app.add_subcommand("scrape", "Add a web page or a site to the knowledge base");
+  ConfigFlags scrape_flags(*scrape);
+  jrvs::app::ScrapeCommandOptions scrape_options;
+  bool scrape_any_host = false;
+  scrape->add_option("url", scrape_options.url, "http(s) URL to start from")->required();
+  scrape->add_option("-d,--depth", scrape_options.depth, "Link hops to follow (0-5, default 0)")
+      ->check(CLI::Range(0, 5));
+  scrape->add_option("-n,--max-pages", scrape_options.max_pages, "Pages at most (1-1000)")
+      ->check(CLI::Range(1, 1000));
+  // add_flag(name) without a target: CLI11's (name, string) overload would bind the string.
+  auto* same_host_flag = scrape->add_flag("--same-host");
+  same_host_flag->description("Follow links on the start host only (default)");
+  scrape->add_flag("--any-host", scrape_any_host, "Follow links to any host")
+      ->excludes(same_host_flag);
+  scrape->add_flag("--sitemap", scrape_options.sitemap, "Also start from /sitemap.xml");
+
   app.add_subcommand("version", "Print the version");
 
   try {
@@ -125,6 +155,16 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand(reindex)) {
     return WithConfig(reindex_flags, [](const auto& c) { return jrvs::app::RunReindex(c); });
+  }
+  if (app.got_subcommand(scrape)) {
+    scrape_options.same_host = !scrape_any_host;
+    return WithConfig(scrape_flags,
+                      [&](const auto& c) { return jrvs::app::RunScrape(c, scrape_options); });
+  }
+  if (app.got_subcommand(chat)) {
+    if (chat_history_opt->count() > 0) chat_options.history_file = chat_history_file;
+    return WithConfig(chat_flags,
+                      [&](const auto& c) { return jrvs::app::RunChat(c, chat_options); });
   }
   if (app.got_subcommand(documents)) {
     std::string action = documents->got_subcommand(doc_list)   ? "list"

@@ -1,5 +1,7 @@
 #include "app/runtime.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -12,6 +14,8 @@
 #include "rag/embedding_cache.h"
 #include "rag/hash_embedder.h"
 #include "rag/remote_embedders.h"
+#include "scrape/curl_fetcher.h"
+#include "scrape/ssrf_guard.h"
 #include "store/sqlite_store.h"
 
 namespace jrvs::app {
@@ -156,8 +160,12 @@ Status Runtime::OpenChat() {
     o.metrics = &metrics_;
   };
   std::string model = c.llm_model;
+  // The extractive client records llm_* metrics too (provider "extractive"), so /metrics shows
+  // time to first token and tokens/s whichever client answered.
+  llm::ExtractiveOptions extractive_options;
+  extractive_options.metrics = &metrics_;
   if (c.llm_provider == "extractive") {
-    llm_ = std::make_unique<llm::ExtractiveClient>();
+    llm_ = std::make_unique<llm::ExtractiveClient>(extractive_options);
     model = "extractive";
   } else if (c.llm_provider == "openai") {
     llm::OpenAiClientOptions o;
@@ -183,8 +191,8 @@ Status Runtime::OpenChat() {
       llm::FallbackOptions f;
       f.fallback_on_error = c.llm_fallback;
       f.metrics = &metrics_;
-      llm_ = std::make_unique<llm::FallbackClient>(std::move(*client),
-                                                   std::make_unique<llm::ExtractiveClient>(), f);
+      llm_ = std::make_unique<llm::FallbackClient>(
+          std::move(*client), std::make_unique<llm::ExtractiveClient>(extractive_options), f);
     } else {
       llm_ = std::move(*client);
     }
@@ -215,6 +223,25 @@ void Runtime::ProbeLoop() {
     }
     lock.lock();
   } while (!saver_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stop_saver_; }));
+}
+
+Status Runtime::OpenScraper() {
+  const Config& c = config_;
+  scrape::CurlFetcherOptions o;
+  o.allow_private = c.scrape_allow_private;
+  o.allow_hosts = scrape::SplitHostList(c.scrape_allow_hosts);
+  o.deny_hosts = scrape::SplitHostList(c.scrape_deny_hosts);
+  o.connect_timeout_ms = static_cast<int>(c.scrape_connect_timeout_ms);
+  o.timeout_ms = static_cast<int>(c.scrape_timeout_ms);
+  o.max_bytes = static_cast<size_t>(c.scrape_max_bytes);
+  o.max_redirects = static_cast<int>(c.scrape_max_redirects);
+  o.per_host_concurrency = static_cast<int>(c.scrape_per_host_concurrency);
+  o.politeness_ms = static_cast<int>(c.scrape_politeness_ms);
+  o.respect_robots = c.scrape_respect_robots;
+  o.user_agent = c.scrape_user_agent;
+  if (Status s = o.Validate(); !s.ok()) return s;
+  fetcher_ = std::make_unique<scrape::CurlFetcher>(std::move(o));
+  return Status::Ok();
 }
 
 Status Runtime::SaveIndex() {

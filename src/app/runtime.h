@@ -19,6 +19,7 @@
 #include "rag/index_manager.h"
 #include "rag/ingest_pipeline.h"
 #include "rag/retriever.h"
+#include "scrape/fetcher.h"
 #include "store/store.h"
 
 namespace jrvs::app {
@@ -55,6 +56,11 @@ class Runtime {
   llm::HealthReport llm_health() const;
   rag::ChatService& chat() { return *chat_; }
 
+  // Builds the web fetcher (scrape::CurlFetcher) from the scrape.* keys, for `jrvs scrape` and
+  // /api/scrape. The fetcher() is valid after it succeeds.
+  Status OpenScraper();
+  scrape::Fetcher& fetcher() { return *fetcher_; }
+
   // Persists the vector index if it changed.
   Status SaveIndex();
 
@@ -73,6 +79,7 @@ class Runtime {
   std::unique_ptr<rag::HybridRetriever> retriever_;
   std::unique_ptr<llm::LlmClient> llm_;
   std::unique_ptr<rag::ChatService> chat_;
+  std::unique_ptr<scrape::Fetcher> fetcher_;
 
   void ProbeLoop();
 

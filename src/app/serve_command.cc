@@ -15,7 +15,11 @@
 #include <spdlog/spdlog.h>
 
 #include "api/chat_api.h"
+#include "api/chat_ws.h"
 #include "api/knowledge_api.h"
+#include "api/page_ingester.h"
+#include "api/scrape_api.h"
+#include "api/scrape_jobs.h"
 #include "api/system_api.h"
 #include "app/commands.h"
 #include "app/runtime.h"
@@ -37,6 +41,9 @@ http::ServerOptions ServerOptionsFrom(const Config& c) {
   o.body_limit_bytes = static_cast<size_t>(c.server_body_limit);
   o.slow_worker_threads = static_cast<int>(c.server_slow_workers);
   o.max_queued_slow_requests = static_cast<size_t>(c.server_max_queued_slow);
+  o.max_websocket_sessions = static_cast<size_t>(c.server_ws_max_sessions);
+  o.ws_max_message_bytes = static_cast<size_t>(c.server_ws_max_message_bytes);
+  o.ws_idle_timeout_ms = c.server_ws_idle_timeout_ms;
   o.max_header_bytes = static_cast<size_t>(c.server_max_header_bytes);
   o.header_timeout_ms = c.server_header_timeout_ms;
   o.body_timeout_ms = c.server_body_timeout_ms;
@@ -196,6 +203,36 @@ int RunServe(const Config& config) {
   route("POST", "/api/chat", chat_bind(&api::ChatApi::Chat), slow_route);
   route("GET", "/api/models", chat_bind(&api::ChatApi::ListModels), slow_route);
   route("POST", "/api/models/switch/{name}", chat_bind(&api::ChatApi::SwitchModel), slow_route);
+  // WS /ws/chat streams tokens over a WebSocket; each message runs on the slow pool too.
+  auto chat_ws = std::make_shared<api::ChatWebSocket>(rt.chat());
+  if (Status s = router.AddWebSocket("/ws/chat",
+                                     [chat_ws](const api::Request& r) { return chat_ws->Open(r); });
+      !s.ok() && routes_ok.ok()) {
+    routes_ok = s;
+  }
+
+  // Scraping: a single page waits on the network, so it runs on the slow pool; crawls run on
+  // the job registry's own threads and answer 202 at once.
+  if (Status s = rt.OpenScraper(); !s.ok()) {
+    spdlog::critical("cannot start: {}", s.message());
+    return kExitFailure;
+  }
+  auto page_ingester = std::make_shared<api::PageIngester>(rt.store(), rt.ingest());
+  auto scrape_jobs =
+      std::make_shared<api::ScrapeJobs>(rt.fetcher(), *page_ingester, api::ScrapeJobsOptions{},
+                                        SystemClock::Instance(), &rt.metrics());
+  auto scrape = std::make_shared<api::ScrapeApi>(rt.fetcher(), *page_ingester, *scrape_jobs,
+                                                 api::ScrapeApiOptions{}, &rt.metrics());
+  // The handlers own what ScrapeApi refers to, so it lives as long as the routes.
+  auto scrape_bind = [scrape, scrape_jobs, page_ingester](
+                         api::Response (api::ScrapeApi::*fn)(const api::Request&) const) {
+    return [scrape, scrape_jobs, page_ingester, fn](const api::Request& r) {
+      return ((*scrape).*fn)(r);
+    };
+  };
+  route("POST", "/api/scrape", scrape_bind(&api::ScrapeApi::Scrape), slow_route);
+  route("GET", "/api/jobs/{id}", scrape_bind(&api::ScrapeApi::GetJob));
+  route("DELETE", "/api/jobs/{id}", scrape_bind(&api::ScrapeApi::CancelJob));
 
   if (!routes_ok.ok()) {
     spdlog::critical("route table: {}", routes_ok.message());

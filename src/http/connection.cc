@@ -20,11 +20,13 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "http/request_id.h"
 #include "http/response_head.h"
 #include "http/stream_bridge.h"
 #include "http/target.h"
+#include "http/websocket_session.h"
 
 namespace jrvs::http::internal {
 
@@ -201,6 +203,7 @@ void Connection::Shut() {
 }
 
 void Connection::CloseIfIdle() {
+  if (websocket_) websocket_->CloseIfIdle();
   if (!idle_) return;
   beast::error_code ec;
   socket_.cancel(ec);
@@ -209,6 +212,7 @@ void Connection::CloseIfIdle() {
 void Connection::ForceClose() {
   force_closed_ = true;
   if (active_stream_) active_stream_->MarkGone();
+  if (websocket_) websocket_->ForceClose();
   Shut();
 }
 
@@ -370,10 +374,17 @@ asio::awaitable<bool> Connection::ServeRequest(RequestParser& parser) {
     co_return ex.keep_alive;
   }
 
-  // Hand-off point for protocol upgrades: a WebSocket route (/ws/chat) will take socket_,
-  // buffer_ and the request from here when the request carries `Upgrade: websocket` and its
-  // route has an upgrade handler, ending this HTTP loop. No route has one yet, so such requests
-  // are routed as plain HTTP below.
+  // Hand-off point for protocol upgrades: a GET with `Upgrade: websocket` on a WebSocket route
+  // (Router::AddWebSocket) takes over socket_ from here and ends this HTTP loop. Other routes
+  // ignore the Upgrade header and answer as plain HTTP below.
+  if (msg.method() == bhttp::verb::get && beast::websocket::is_upgrade(msg)) {
+    RouteMatch ws_match = shared_.router.Match("GET", ex.encoded_path, &request.path_params);
+    if (ws_match.kind == RouteMatch::Kind::kFound && ws_match.websocket != nullptr) {
+      ex.route_id = ws_match.route_id;
+      co_await ServeWebSocket(ex, parser, *ws_match.websocket);
+      co_return false;
+    }
+  }
 
   const Router& router = shared_.router;
   const CorsPolicy& cors = shared_.cors;
@@ -578,6 +589,79 @@ asio::awaitable<void> Connection::SendStream(Exchange& ex, api::Response& respon
   bridge->DetachSocket();
   active_stream_.reset();
   RecordFinished(ex, status, bytes);
+}
+
+namespace {
+
+// True if a WebSocket upgrade from `origin` may be accepted: no Origin (not a browser), the
+// page's own host, or an origin CORS allows. Browsers let any page open a WebSocket to any host
+// without a preflight, so this is what keeps another site's page away from a local jrvs.
+bool OriginAllowed(std::string_view origin, std::string_view host, const CorsPolicy& cors) {
+  if (origin.empty() || cors.Allows(origin)) return true;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (origin.size() > scheme.size() && IEquals(origin.substr(0, scheme.size()), scheme)) {
+      return !host.empty() && IEquals(origin.substr(scheme.size()), host);
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+asio::awaitable<void> Connection::ServeWebSocket(Exchange& ex, RequestParser& parser,
+                                                 const api::WebSocketHandler& handler) {
+  api::Request& request = ex.request;
+  ex.keep_alive = false;
+  // A client may not send frames before our 101; bytes already read past the request are a
+  // protocol error, not something to hand to the session.
+  if (buffer_.size() > 0) {
+    api::Response bad = api::ErrorResponse(StatusCode::kInvalidArgument,
+                                           "data sent before the WebSocket handshake completed",
+                                           request.request_id);
+    co_await Send(ex, bad);
+    co_return;
+  }
+  if (!OriginAllowed(ex.origin, request.Header("host").value_or(""), shared_.cors)) {
+    api::Response forbidden = api::ErrorResponse(
+        StatusCode::kPermissionDenied, "WebSocket origin not allowed", request.request_id);
+    forbidden.status = 403;
+    co_await Send(ex, forbidden);
+    co_return;
+  }
+  if (shared_.websocket_sessions.fetch_add(1) >= shared_.options.max_websocket_sessions ||
+      shared_.stopping.load()) {
+    shared_.websocket_sessions.fetch_sub(1);
+    api::Response busy = Overloaded(request.request_id);
+    co_await Send(ex, busy);
+    co_return;
+  }
+  struct Release {
+    std::atomic<size_t>& count;
+    ~Release() { count.fetch_sub(1); }
+  } release{shared_.websocket_sessions};
+
+  std::unique_ptr<api::WebSocketConversation> conversation;
+  try {
+    conversation = handler(request);
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: WebSocket handler for {} threw: {}", request.request_id,
+                  request.path, e.what());
+  } catch (...) {
+    spdlog::error("request {}: WebSocket handler for {} threw", request.request_id, request.path);
+  }
+  if (!conversation) {
+    api::Response error =
+        api::ErrorResponse(StatusCode::kInternal, "internal error", request.request_id);
+    co_await Send(ex, error);
+    co_return;
+  }
+  websocket_ = std::make_shared<WebSocketSession>(*this, socket_, shared_, request.request_id);
+  bool accepted = co_await websocket_->Accept(parser.get());
+  RecordFinished(ex, accepted ? 101 : 499, 0);
+  if (accepted && !force_closed_) co_await websocket_->Run(std::move(conversation));
+  websocket_.reset();
+  // Nothing to drain: the close handshake is over or the client is gone.
+  Shut();
 }
 
 void Connection::RecordFinished(const Exchange& ex, int status, uint64_t bytes) {

@@ -36,6 +36,7 @@ namespace jrvs::http::internal {
 
 class Connection;
 class StreamBridge;
+class WebSocketSession;
 struct Exchange;
 
 // The set of live connections, so Stop() can reach them and wait for them to end.
@@ -64,6 +65,7 @@ struct ServerShared {
   const CorsPolicy& cors;
   const std::atomic<bool>& stopping;  // Stop() began: finish the current request, then close
   ConnectionTracker& tracker;
+  std::atomic<size_t>& websocket_sessions;  // open WebSocket sessions (max_websocket_sessions)
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -81,13 +83,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Stop() phase 2: shut the socket down whatever it is doing; a stream sees ClientGone().
   void ForceClose();
 
+  // For the WebSocket session running on this connection: the watchdog's deadline (see above).
+  void SetDeadline(int64_t timeout_ms);
+  void ClearDeadline();
+
  private:
   using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
   using SteadyClock = std::chrono::steady_clock;
 
   static boost::asio::awaitable<void> Watch(std::shared_ptr<Connection> self);
-  void SetDeadline(int64_t timeout_ms);
-  void ClearDeadline();
   // Shuts the socket down both ways and cancels its operations; the descriptor stays open (a
   // streaming producer may be peeking at it) until the coroutine ends.
   void Shut();
@@ -101,6 +105,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                          std::string message);
   boost::asio::awaitable<void> Send(Exchange& ex, api::Response& response);
   boost::asio::awaitable<void> SendStream(Exchange& ex, api::Response& response);
+  // Hands the connection to a WebSocket session (the upgrade request is in `parser`) and serves it
+  // until the socket closes.
+  boost::asio::awaitable<void> ServeWebSocket(Exchange& ex, RequestParser& parser,
+                                              const api::WebSocketHandler& handler);
   void RecordFinished(const Exchange& ex, int status, uint64_t bytes);
   // Shuts the send side, drains what the client still sends for a moment, then closes.
   boost::asio::awaitable<void> CloseGracefully();
@@ -118,6 +126,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool idle_ = false;          // waiting for the first byte of a request (or lingering to close)
   bool force_closed_ = false;  // ForceClose() ran
   std::shared_ptr<StreamBridge> active_stream_;  // the streaming response in progress
+  std::shared_ptr<WebSocketSession> websocket_;  // set once the connection was upgraded
 };
 
 }  // namespace jrvs::http::internal

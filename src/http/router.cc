@@ -19,6 +19,7 @@ struct Router::Route {
     std::string method;
     api::Handler handler;
     RouteOptions options;
+    api::WebSocketHandler websocket;  // set on a WebSocket route's GET
   };
   std::string pattern;
   std::vector<std::string> param_names;  // in path order
@@ -145,7 +146,7 @@ Status Router::Add(std::string_view method, std::string_view pattern, api::Handl
                     std::string(method) + " " + route.pattern + " is already registered");
     }
   }
-  route.methods.push_back({std::string(method), std::move(handler), options});
+  route.methods.push_back({std::string(method), std::move(handler), options, {}});
 
   bool has_get = route.Find("GET") != nullptr;
   bool has_explicit_head = false;
@@ -155,6 +156,30 @@ Status Router::Add(std::string_view method, std::string_view pattern, api::Handl
     if (!route.allow.empty()) route.allow += ", ";
     route.allow += m.method;
     if (m.method == "GET" && has_get && !has_explicit_head) route.allow += ", HEAD";
+  }
+  return Status::Ok();
+}
+
+Status Router::AddWebSocket(std::string_view pattern, api::WebSocketHandler handler) {
+  // Cheap and never blocking: safe inline on the I/O thread.
+  RouteOptions options;
+  options.run_on_io_thread = true;
+  Status added = Add(
+      "GET", pattern,
+      [](const api::Request& request) {
+        api::Response r =
+            api::ErrorResponse(StatusCode::kInvalidArgument, "this route needs a WebSocket upgrade",
+                               request.request_id);
+        r.status = 426;
+        r.headers.emplace_back("Upgrade", "websocket");
+        return r;
+      },
+      options);
+  if (!added.ok()) return added;
+  // Add() just appended the GET entry of this pattern's route: attach the upgrade handler to it.
+  // (Equivalent patterns have identical text: parameter names must agree.)
+  for (auto& route : routes_) {
+    if (route->pattern == pattern) route->methods.back().websocket = std::move(handler);
   }
   return Status::Ok();
 }
@@ -172,6 +197,7 @@ bool Router::MatchNode(const Node& node, std::string_view rest, bool at_end,
     if (const Route::Method* m = route.Find(method)) {
       out.kind = RouteMatch::Kind::kFound;
       out.handler = &m->handler;
+      out.websocket = m->websocket ? &m->websocket : nullptr;
       out.options = m->options;
       out.pattern = route.pattern;
       out.route_id = node.route_id;

@@ -4,6 +4,9 @@
 // matches a route but not its method is 405 with the route's Allow list; HEAD falls back to the
 // GET handler (the server sends the headers only).
 //
+// WebSocket routes (AddWebSocket) are GET routes with an upgrade handler: a GET carrying
+// `Upgrade: websocket` is handed to it by the connection; a plain GET answers 426.
+//
 // The matched pattern (not the raw path) is what metrics use as the `route` label, so
 // user-controlled paths never explode label cardinality.
 //
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "api/http_types.h"
+#include "api/websocket_types.h"
 #include "core/status.h"
 
 namespace jrvs::http {
@@ -40,6 +44,8 @@ struct RouteMatch {
   Kind kind = Kind::kNotFound;
   // kFound: the handler and its options (valid for the router's lifetime).
   const api::Handler* handler = nullptr;
+  // kFound on a WebSocket route: its upgrade handler (valid for the router's lifetime); else null.
+  const api::WebSocketHandler* websocket = nullptr;
   RouteOptions options;
   // kFound and kMethodNotAllowed: the registered pattern, e.g. "/api/history/{session_id}", and a
   // dense id for it in [0, Router::route_count()); empty and -1 for kNotFound.
@@ -65,6 +71,10 @@ class Router {
   // registered on an equivalent pattern.
   Status Add(std::string_view method, std::string_view pattern, api::Handler handler,
              RouteOptions options = {});
+
+  // Registers a WebSocket route: GET `pattern` with an upgrade. The connection hands upgrade
+  // requests to `handler`; a GET without the upgrade answers 426 Upgrade Required. Errors as Add().
+  Status AddWebSocket(std::string_view pattern, api::WebSocketHandler handler);
 
   // Matches a still percent-encoded path (no query string), e.g. "/api/history/a%20b". Each
   // segment is decoded before comparison and capture, so an encoded '/' stays inside its segment.

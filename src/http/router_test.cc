@@ -197,5 +197,31 @@ TEST(RequestIdTest, GeneratesDistinctHexIds) {
   EXPECT_TRUE(IsValidRequestId(a));
 }
 
+TEST(RouterTest, WebSocketRoutesCarryTheirUpgradeHandlerAndAnswer426Otherwise) {
+  Router router;
+  int opened = 0;
+  ASSERT_TRUE(router
+                  .AddWebSocket("/ws/{room}",
+                                [&opened](const api::Request&) {
+                                  ++opened;
+                                  return std::unique_ptr<api::WebSocketConversation>();
+                                })
+                  .ok());
+  ASSERT_TRUE(router.Add("POST", "/ws/{room}", Named("post")).ok());
+  ASSERT_TRUE(router.Add("GET", "/plain", Named("plain")).ok());
+  RouteMatch m = router.Match("GET", "/ws/chat", nullptr);
+  ASSERT_EQ(m.kind, RouteMatch::Kind::kFound);
+  ASSERT_NE(m.websocket, nullptr);
+  (*m.websocket)(api::Request{});
+  EXPECT_EQ(opened, 1);
+  api::Response plain = (*m.handler)(api::Request{});
+  EXPECT_EQ(plain.status, 426);
+  // Other methods on the same pattern and other routes have no upgrade handler.
+  EXPECT_EQ(router.Match("POST", "/ws/chat", nullptr).websocket, nullptr);
+  EXPECT_EQ(router.Match("GET", "/plain", nullptr).websocket, nullptr);
+  EXPECT_EQ(router.AddWebSocket("/ws/{room}", nullptr).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(router.AddWebSocket("no-slash", nullptr).code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace jrvs::http

@@ -71,6 +71,12 @@ Status ValidateServerOptions(const ServerOptions& o) {
   if (o.max_queued_slow_requests > 1'000'000) {
     return Invalid("max_queued_slow_requests", "must be at most 1000000");
   }
+  if (o.max_websocket_sessions > 1'000'000) {
+    return Invalid("max_websocket_sessions", "must be at most 1000000");
+  }
+  if (o.ws_max_message_bytes == 0 || o.ws_max_message_bytes > (16U << 20)) {
+    return Invalid("ws_max_message_bytes", "must be 1..16777216");
+  }
   if (o.body_limit_bytes == 0 || o.body_limit_bytes > (1ULL << 32)) {
     return Invalid("body_limit_bytes", "must be 1..4294967296");
   }
@@ -80,7 +86,8 @@ Status ValidateServerOptions(const ServerOptions& o) {
   const std::pair<const char*, int64_t> timeouts[] = {{"header_timeout_ms", o.header_timeout_ms},
                                                       {"body_timeout_ms", o.body_timeout_ms},
                                                       {"idle_timeout_ms", o.idle_timeout_ms},
-                                                      {"write_timeout_ms", o.write_timeout_ms}};
+                                                      {"write_timeout_ms", o.write_timeout_ms},
+                                                      {"ws_idle_timeout_ms", o.ws_idle_timeout_ms}};
   for (const auto& [name, value] : timeouts) {
     if (value <= 0 || value > kMaxTimeoutMs) return Invalid(name, "must be 1..86400000");
   }
@@ -137,6 +144,7 @@ class Server::Impl {
   internal::ConnectionTracker tracker_;
   std::unique_ptr<internal::ServerShared> shared_;
   std::atomic<bool> stopping_{false};
+  std::atomic<size_t> websocket_sessions_{0};
   std::atomic<uint16_t> port_{0};
 
   std::mutex state_mu_;  // guards started_, stop_requested_, stopped_, stopper_
@@ -212,8 +220,9 @@ Status Server::Impl::Start() {
   slow_options.name = "jrvs-slow";
   slow_options.queue_depth = metrics_->slow_queue_depth();
   slow_pool_ = std::make_unique<WorkerPool>(std::move(slow_options));
-  shared_ = std::make_unique<internal::ServerShared>(internal::ServerShared{
-      options_, router_, *pool_, *slow_pool_, *metrics_, cors_, stopping_, tracker_});
+  shared_ = std::make_unique<internal::ServerShared>(
+      internal::ServerShared{options_, router_, *pool_, *slow_pool_, *metrics_, cors_, stopping_,
+                             tracker_, websocket_sessions_});
 
   for (auto& context : contexts_) guards_.push_back(asio::make_work_guard(*context));
   asio::co_spawn(*contexts_[0], AcceptLoop(),

@@ -14,10 +14,13 @@
 // handler is a JSON 500 with the request id; what() only goes to the log), metrics and the access
 // log. Streaming responses (api::Response::stream) are sent with chunked transfer encoding.
 //
-// Upgrades (WebSocket, planned for /ws/chat): a request with `Upgrade: websocket` reaches the
-// connection loop with the socket and any read-ahead bytes still owned by that coroutine; the
-// planned hook is a per-route upgrade handler taking them over at the marked hand-off point in
-// connection.cc. Until one is registered such requests are routed like any other.
+// WebSocket routes (Router::AddWebSocket): a GET with `Upgrade: websocket` on such a route is
+// handed, with the connection's socket, to a WebSocket session (http/websocket_session.h) that
+// accepts the upgrade, runs the route's api::WebSocketConversation (each message on the slow pool,
+// writes on the connection's thread) and ends the connection when the socket closes. A session
+// counts as a connection for Stop(); at most `max_websocket_sessions` are open at a time (more are
+// a 503). Browsers do not preflight WebSockets, so an upgrade whose Origin is neither the Host
+// itself nor allowed by CORS is refused (403): another site's page cannot talk to a local jrvs.
 //
 // Thread safety: Start() once from one thread; port() is safe after Start(); Stop() and Wait() are
 // safe from any thread, including handler threads, and Stop() is idempotent. The server owns the
@@ -43,11 +46,12 @@ struct ServerOptions {
   int worker_threads = 0;          // threads running handlers; 0 = hardware cores, 1..1024
   // Requests that may wait for a worker while all are busy; beyond that a fast 503. 0..1e6.
   size_t max_queued_requests = 256;
-  // Threads for `slow` routes and streaming producers (LLM, scraping): mostly waiting on I/O, so
-  // more than cores. 1..1024
-  int slow_worker_threads = 16;
+  // Threads for `slow` routes, streaming producers and WebSocket messages (LLM, scraping): each
+  // streamed chat holds one for its whole answer (the LLM client blocks), but they only wait on
+  // I/O, so many more than cores: 128 lets 100+ chats stream at once. 1..1024
+  int slow_worker_threads = 128;
   // Slow requests and streams that may wait for a slow worker; beyond that a fast 503. 0..1e6.
-  size_t max_queued_slow_requests = 64;
+  size_t max_queued_slow_requests = 256;
   size_t body_limit_bytes = 1 << 20;    // largest request body; larger is 413 (1 MiB)
   size_t max_header_bytes = 16 * 1024;  // request line + headers; larger is 431 (16 KiB)
   // Milliseconds from a request's first byte (or from connect) until its header is complete; a
@@ -56,6 +60,12 @@ struct ServerOptions {
   int64_t body_timeout_ms = 30'000;   // ms to receive the whole body after the header; > 0
   int64_t idle_timeout_ms = 30'000;   // ms a keep-alive connection may wait for its next request
   int64_t write_timeout_ms = 30'000;  // ms to write a response or one streamed chunk; > 0
+  // WebSocket sessions open at once; an upgrade beyond that is a 503. 0..1e6
+  size_t max_websocket_sessions = 1024;
+  // Largest WebSocket message a client may send; a larger one closes the socket (1009). 1..16 MiB
+  size_t ws_max_message_bytes = 64 * 1024;
+  // ms a WebSocket may stay open with no message from the client and nothing being answered. > 0
+  int64_t ws_idle_timeout_ms = 300'000;
   // On Stop(): ms in-flight requests and streams get to finish before connections are closed. >= 0
   int64_t shutdown_grace_ms = 10'000;
   // Origins allowed by CORS ("https://app.example", or "*" for any); empty = CORS off.

@@ -6,28 +6,39 @@
 
 namespace jrvs::http {
 
-WorkerPool::WorkerPool(WorkerPoolOptions options) : options_(std::move(options)) {
-  size_t n = std::max<size_t>(1, options_.threads);
-  threads_.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    threads_.emplace_back([this, i] {
-      std::string name = options_.name.substr(0, 11) + "-" + std::to_string(i % 1000);
-      pthread_setname_np(pthread_self(), name.c_str());
-      Loop();
-    });
-  }
+namespace {
+// The pool whose worker this thread is (null on other threads).
+thread_local const WorkerPool* current_pool = nullptr;
+}  // namespace
+
+WorkerPool::WorkerPool(WorkerPoolOptions options)
+    : options_(std::move(options)), max_threads_(std::max<size_t>(1, options_.threads)) {
+  threads_.reserve(max_threads_);  // never reallocated while workers run
 }
 
 WorkerPool::~WorkerPool() { Shutdown(); }
 
+void WorkerPool::StartWorkerLocked() {
+  const size_t i = threads_.size();
+  ++idle_;  // counted idle until it takes its first task, so admission sees it at once
+  threads_.emplace_back([this, i] {
+    current_pool = this;
+    std::string name = options_.name.substr(0, 11) + "-" + std::to_string(i % 1000);
+    pthread_setname_np(pthread_self(), name.c_str());
+    Loop(/*counted_idle=*/true);
+  });
+}
+
 bool WorkerPool::TryPost(Task task) {
   {
     std::lock_guard lock(mu_);
-    if (!shutdown_ && queue_.size() < options_.max_queued + idle_) {
+    const size_t not_started = max_threads_ - threads_.size();
+    if (!shutdown_ && queue_.size() < options_.max_queued + idle_ + not_started) {
       queue_.push_back(std::move(task));
       if (options_.queue_depth != nullptr) {
         options_.queue_depth->Set(static_cast<double>(queue_.size()));
       }
+      if (queue_.size() > idle_ && not_started > 0) StartWorkerLocked();
       cv_.notify_one();
       return true;
     }
@@ -36,10 +47,11 @@ bool WorkerPool::TryPost(Task task) {
   return false;
 }
 
-void WorkerPool::Loop() {
+void WorkerPool::Loop(bool counted_idle) {
   std::unique_lock lock(mu_);
   for (;;) {
-    ++idle_;
+    if (!counted_idle) ++idle_;
+    counted_idle = false;
     cv_.wait(lock, [this] { return shutdown_ || !queue_.empty(); });
     --idle_;
     if (queue_.empty()) return;  // shut down
@@ -72,10 +84,11 @@ void WorkerPool::Shutdown() {
   }
 }
 
-bool WorkerPool::OnWorkerThread() const {
-  auto self = std::this_thread::get_id();
-  return std::any_of(threads_.begin(), threads_.end(),
-                     [self](const std::thread& t) { return t.get_id() == self; });
+bool WorkerPool::OnWorkerThread() const { return current_pool == this; }
+
+size_t WorkerPool::started_threads() const {
+  std::lock_guard lock(mu_);
+  return threads_.size();
 }
 
 size_t WorkerPool::queued() const {

@@ -1,9 +1,14 @@
-// A fixed set of threads running move-only tasks from a bounded FIFO queue: where the server runs
+// Up to `threads` threads running move-only tasks from a bounded FIFO queue: where the server runs
 // handlers that may block (database, LLM, scraping) so I/O threads never do.
 //
+// Threads start on demand: a task that finds no idle worker starts a new one until `threads` run,
+// and they then stay for the pool's life. So a large pool (the slow pool allows 128 streaming
+// chats) costs nothing while idle; a busy one keeps its threads.
+//
 // Admission: a task is accepted while fewer than `max_queued` tasks wait with every worker busy
-// (idle workers absorb tasks on top of that), so with 1 worker and max_queued 1 the first task
-// runs, the second waits and the third is rejected. A rejected task is a fast 503 for the caller.
+// (idle workers, and workers not started yet, absorb tasks on top of that), so with 1 worker and
+// max_queued 1 the first task runs, the second waits and the third is rejected. A rejected task
+// is a fast 503 for the caller.
 //
 // Every task is called exactly once: with run=true on a worker thread, or with run=false when it
 // is rejected (on the posting thread, before TryPost returns) or cancelled by Shutdown (on the
@@ -74,21 +79,27 @@ class WorkerPool {
   void Shutdown();
 
   size_t queued() const;
-  size_t threads() const { return threads_.size(); }
+  // The most threads the pool runs (they start on demand).
+  size_t threads() const { return max_threads_; }
+  // Threads started so far.
+  size_t started_threads() const;
   // True when called from one of this pool's threads.
   bool OnWorkerThread() const;
 
  private:
-  void Loop();
+  // Starts one more worker; mu_ held, threads_.size() < max_threads_.
+  void StartWorkerLocked();
+  void Loop(bool counted_idle);
 
   WorkerPoolOptions options_;
-  mutable std::mutex mu_;  // guards queue_, idle_, shutdown_
+  size_t max_threads_;
+  mutable std::mutex mu_;  // guards queue_, idle_, shutdown_, threads_ (growth)
   std::condition_variable cv_;
   std::deque<Task> queue_;
   size_t idle_ = 0;  // workers waiting for a task that no queued task is promised to yet
   bool shutdown_ = false;
   std::mutex join_mu_;  // serialises joining threads_ between concurrent Shutdown() calls
-  std::vector<std::thread> threads_;
+  std::vector<std::thread> threads_;  // grows under mu_ until shutdown_, then only joined
 };
 
 }  // namespace jrvs::http

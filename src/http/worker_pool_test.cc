@@ -114,7 +114,7 @@ TEST(WorkerPoolTest, ShutdownCancelsWaitingTasksAndWaitsForRunningOnes) {
 TEST(WorkerPoolTest, ZeroQueueStillUsesIdleWorkers) {
   WorkerPool pool({.threads = 2, .max_queued = 0});
   std::promise<void> done;
-  // Admission counts idle workers, which exist once the threads reach their wait.
+  // Admission counts idle workers and workers not started yet.
   bool accepted = false;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!accepted && std::chrono::steady_clock::now() < deadline) {
@@ -125,6 +125,58 @@ TEST(WorkerPoolTest, ZeroQueueStillUsesIdleWorkers) {
   }
   ASSERT_TRUE(accepted);
   EXPECT_EQ(done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+}
+
+TEST(WorkerPoolTest, ThreadsStartOnDemandAndStay) {
+  WorkerPool pool({.threads = 8, .max_queued = 0});
+  EXPECT_EQ(pool.threads(), 8u);
+  EXPECT_EQ(pool.started_threads(), 0u) << "an idle pool holds no threads";
+
+  // Three tasks that block together need three workers, no more.
+  Gate gate;
+  std::atomic<int> running{0};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(pool.TryPost(WorkerPool::Task([&](bool run) {
+      if (!run) return;
+      ++running;
+      gate.Wait();
+    })));
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (running.load() < 3 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(running.load(), 3);
+  EXPECT_EQ(pool.started_threads(), 3u);
+  gate.Open();
+
+  pool.Shutdown();
+}
+
+TEST(WorkerPoolTest, OnDemandThreadsCountTowardsAdmission) {
+  // A fresh pool (a worker still finishing its last task would count as busy): max_queued 0,
+  // so exactly as many blocking tasks as threads are accepted, and the next is refused.
+  WorkerPool pool({.threads = 8, .max_queued = 0});
+  Gate second;
+  std::atomic<int> busy{0};
+  int accepted = 0;
+  for (int i = 0; i < 9; ++i) {
+    accepted += pool.TryPost(WorkerPool::Task([&](bool run) {
+      if (!run) return;
+      ++busy;
+      second.Wait();
+    }));
+  }
+  EXPECT_EQ(accepted, 8);
+  EXPECT_EQ(pool.started_threads(), 8u);
+  // Every accepted task runs on its own worker (none is left waiting for a thread).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (busy.load() < 8 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(busy.load(), 8);
+  second.Open();
+  pool.Shutdown();
 }
 
 }  // namespace

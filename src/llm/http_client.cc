@@ -284,7 +284,7 @@ class HttpClient::Impl {
     }
   };
 
-  enum class Method { kGet, kPost };
+  enum class Method { kGet, kPost, kDelete };
 
   // Runs one call. `t` says buffered or streaming.
   Result<int> Perform(Method method, std::string_view url, std::string_view body,
@@ -359,6 +359,8 @@ Result<int> HttpClient::Impl::Perform(Method method, std::string_view url, std::
   for (const auto& [name, value] : headers) add_header(name + ": " + value);
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, header_list);
 
+  // The handle is reused: a DELETE's custom verb must not leak into the next call.
+  curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method == Method::kDelete ? "DELETE" : nullptr);
   if (method == Method::kPost) {
     curl_easy_setopt(easy, CURLOPT_POST, 1L);
     curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
@@ -487,27 +489,35 @@ HttpClient::HttpClient(HttpClientOptions options)
 
 HttpClient::~HttpClient() = default;
 
-Result<HttpResponse> HttpClient::Get(std::string_view url, const HttpHeaders& headers) const {
+namespace {
+
+// One buffered call: the whole body, whatever the status.
+template <typename Impl, typename Method>
+Result<HttpResponse> Buffered(Impl& impl, Method method, std::string_view url,
+                              std::string_view body, const HttpHeaders& headers, bool json_body) {
   HttpResponse response;
   Transfer t;
   t.body = &response.body;
-  auto status = impl_->Perform(Impl::Method::kGet, url, {}, headers, false, t);
+  auto status = impl.Perform(method, url, body, headers, json_body, t);
   if (!status) return Error(status.error());
   response.status = *status;
   response.headers = std::move(t.headers);
   return response;
 }
 
+}  // namespace
+
+Result<HttpResponse> HttpClient::Get(std::string_view url, const HttpHeaders& headers) const {
+  return Buffered(*impl_, Impl::Method::kGet, url, {}, headers, false);
+}
+
 Result<HttpResponse> HttpClient::PostJson(std::string_view url, std::string_view body,
                                           const HttpHeaders& headers) const {
-  HttpResponse response;
-  Transfer t;
-  t.body = &response.body;
-  auto status = impl_->Perform(Impl::Method::kPost, url, body, headers, true, t);
-  if (!status) return Error(status.error());
-  response.status = *status;
-  response.headers = std::move(t.headers);
-  return response;
+  return Buffered(*impl_, Impl::Method::kPost, url, body, headers, true);
+}
+
+Result<HttpResponse> HttpClient::Delete(std::string_view url, const HttpHeaders& headers) const {
+  return Buffered(*impl_, Impl::Method::kDelete, url, {}, headers, false);
 }
 
 Result<int> HttpClient::PostStream(std::string_view url, std::string_view body,

@@ -14,10 +14,10 @@
 // with "truncated response"; a cancelled call -> kCancelled; a body or line larger than
 // max_response_bytes -> kInternal; a malformed URL -> kInvalidArgument.
 //
-// HTTP statuses: Get and PostJson return any complete response, whatever its status (the caller
-// reads status and body, e.g. Ollama's {"error":...}). PostStream hands lines to the callback
-// only for statuses below 400; for 400 and above it collects the body (bounded) and returns an
-// error Status from HttpErrorStatus(): the status and the server's message, never lines.
+// HTTP statuses: Get, Delete and PostJson return any complete response, whatever its status (the
+// caller reads status and body, e.g. Ollama's {"error":...}). PostStream hands lines to the
+// callback only for statuses below 400; for 400 and above it collects the body (bounded) and
+// returns an error Status from HttpErrorStatus(): the status and the server's message, never lines.
 //
 // Connections: a mutex-guarded free list of transfer handles, each keeping its own keep-alive
 // connection cache, so sequential calls (from any thread) reuse connections; concurrent calls
@@ -85,6 +85,9 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   Result<HttpResponse> Get(std::string_view url, const HttpHeaders& headers = {}) const;
+
+  // Sends DELETE (no body).
+  Result<HttpResponse> Delete(std::string_view url, const HttpHeaders& headers = {}) const;
 
   // POSTs `body` with Content-Type: application/json.
   Result<HttpResponse> PostJson(std::string_view url, std::string_view body,

@@ -109,6 +109,20 @@ TEST_F(HttpClientTest, PostJsonSendsBodyAndHeaders) {
   EXPECT_EQ(requests[0].Header("expect"), "");
 }
 
+TEST_F(HttpClientTest, DeleteSendsTheVerbAndTheReusedHandleForgetsIt) {
+  HttpClient client;
+  auto r = client.Delete(Url("/api/history/s1"));
+  ASSERT_TRUE(r) << r.error().ToString();
+  r = client.Get(Url("/api/tags"));  // same connection and handle
+  ASSERT_TRUE(r) << r.error().ToString();
+  EXPECT_EQ(r->status, 200);
+  auto requests = server_->requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].method, "DELETE");
+  EXPECT_EQ(requests[0].path, "/api/history/s1");
+  EXPECT_EQ(requests[1].method, "GET");
+}
+
 TEST_F(HttpClientTest, HttpErrorsAreResponsesForGetAndPost) {
   HttpClient client;
   auto not_found = client.Get(Url("/no/such/route"));

@@ -37,6 +37,16 @@ CachingEmbedder::CachingEmbedder(std::unique_ptr<Embedder> inner, EmbeddingCache
                          .Get();
     entries_ =
         &metrics->AddGauge("embedding_cache_entries", "Vectors in the embedding cache.").Get();
+    auto& ratio = metrics
+                      ->AddGauge("embedding_cache_hit_ratio",
+                                 "Cache hits / (hits + misses) since start; 0 before any lookup.")
+                      .Get();
+    // The collector captures only registry-owned series, so it stays valid if this cache is
+    // destroyed before the registry.
+    metrics->AddCollector([&ratio, hits = hits_total_, misses = misses_total_] {
+      const double total = hits->Value() + misses->Value();
+      ratio.Set(total > 0 ? hits->Value() / total : 0.0);
+    });
   }
 }
 

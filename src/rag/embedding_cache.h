@@ -9,8 +9,8 @@
 // Counters: misses() counts texts sent to the inner embedder; hits() counts texts answered
 // without it (from the cache, or as a repeat of a miss in the same batch); so hits + misses is
 // the number of texts asked for in successful calls. With a MetricsRegistry, the same numbers are
-// exported as embedding_cache_hits_total, embedding_cache_misses_total and the gauge
-// embedding_cache_entries.
+// exported as embedding_cache_hits_total, embedding_cache_misses_total and the gauges
+// embedding_cache_entries and embedding_cache_hit_ratio (refreshed at each Render()).
 //
 // Thread safety: all methods are thread-safe. One mutex guards the LRU list and map; it is held
 // only to look up, copy and insert vectors, never during the inner Embed call. Two threads that

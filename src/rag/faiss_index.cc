@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
+#include <iterator>
 #include <mutex>
 #include <shared_mutex>
 #include <thread>
@@ -76,6 +77,78 @@ void LimitBlasThreads() {
   });
 }
 
+void UseOmpThreads(int n) {
+  if (omp_get_max_threads() != n) omp_set_num_threads(n);
+}
+
+State MakeState(bool use_hnsw, const FaissIndexOptions& o) {
+  State s;
+  const auto d = static_cast<idx_t>(o.dimension);
+  auto storage = std::make_unique<FastFlatIP>(d);
+  s.storage = storage.get();
+  if (use_hnsw) {
+    auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(d), o.hnsw_m,
+                                                       faiss::METRIC_INNER_PRODUCT);
+    std::unique_ptr<faiss::Index> replaced(hnsw->storage);  // owned by the HNSW until now
+    hnsw->storage = storage.release();
+    hnsw->own_fields = true;
+    hnsw->hnsw.efConstruction = o.hnsw_ef_construction;
+    hnsw->hnsw.efSearch = o.hnsw_ef_search;
+    s.hnsw = hnsw.get();
+    s.index = std::move(hnsw);
+  } else {
+    s.index = std::move(storage);
+  }
+  return s;
+}
+
+// Reserve: exact sizes, so the structure does not grow by doubling (which would leave up to half
+// its capacity unused for the life of the index).
+void Reserve(State& s, size_t n, const FaissIndexOptions& o) {
+  s.storage->codes.reserve(n * o.dimension * sizeof(float));
+  if (s.hnsw != nullptr) {
+    // Level 0 keeps 2*M links; the upper levels add M/(M-1) per node on average.
+    s.hnsw->hnsw.neighbors.reserve(n * (2 * static_cast<size_t>(o.hnsw_m) + 2));
+    s.hnsw->hnsw.levels.reserve(n);
+    s.hnsw->hnsw.offsets.reserve(n + 1);
+  }
+  s.ids.reserve(n);
+  s.dead.reserve(n);
+}
+
+// Reconcile: so the id table always covers exactly the stored vectors.
+void Reconcile(State& s) {
+  const auto stored = static_cast<size_t>(s.storage->ntotal);
+  while (s.ids.size() < stored) {
+    s.ids.push_back(-1);
+    s.dead.push_back(1);
+    ++s.dead_count;
+  }
+}
+
+void Record(State& s, int64_t id) {
+  const auto position = static_cast<idx_t>(s.ids.size());
+  s.ids.push_back(id);
+  s.dead.push_back(0);
+  auto [it, inserted] = s.live.try_emplace(id, position);
+  if (!inserted) {
+    s.dead[it->second] = 1;
+    ++s.dead_count;
+    it->second = position;
+  }
+}
+
+void CopyLive(const State& s, size_t begin, size_t end, size_t d, std::vector<float>* buf,
+              std::vector<idx_t>* source) {
+  buf->clear();
+  const float* xb = s.storage->get_xb();
+  for (size_t p = begin; p < end; ++p) {
+    if (s.dead[p] != 0) continue;
+    buf->insert(buf->end(), xb + p * d, xb + (p + 1) * d);
+    source->push_back(static_cast<idx_t>(p));
+  }
+}
+
 }  // namespace faiss_internal
 
 namespace {
@@ -83,14 +156,15 @@ namespace {
 using faiss_internal::FastFlatIP;
 using faiss_internal::idx_t;
 using faiss_internal::LimitBlasThreads;
+using faiss_internal::MakeState;
+using faiss_internal::Reconcile;
+using faiss_internal::Record;
 using faiss_internal::State;
+using faiss_internal::UseOmpThreads;
 using simd::GetKernels;
 using simd::Kernels;
 
-constexpr size_t kHnswInsertBatch = 16;    // vectors inserted into a live graph per exclusive hold
 constexpr size_t kFlatInsertBatch = 4096;  // vectors appended to flat storage per exclusive hold
-constexpr size_t kCopyBatch = 1024;        // vectors a rebuild copies per shared hold
-constexpr size_t kFinalCatchUp = 256;      // a rebuild finishes (blocking writers) below this gap
 constexpr size_t kQueryBlock = 8;          // queries sharing one pass over flat storage
 constexpr size_t kMaxOverfetch = 1024;     // cap on extra HNSW results asked for on a short answer
 constexpr size_t kMapNodeBytes = 32;       // one unordered_map<int64, int64> node, malloc-rounded
@@ -101,11 +175,6 @@ struct LiveSelector final : faiss::IDSelector {
   bool is_member(idx_t position) const override { return dead[position] == 0; }
   const std::vector<uint8_t>& dead;
 };
-
-// OpenMP's thread count is a per-thread setting: pin it on every thread that calls into FAISS.
-void UseOmpThreads(int n) {
-  if (omp_get_max_threads() != n) omp_set_num_threads(n);
-}
 
 bool AllFinite(std::span<const float> values) {
   return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
@@ -178,83 +247,13 @@ Status FaissIndexOptions::Validate() const {
   }
   if (build_threads < 1 || build_threads > 256)
     return bad("build_threads", "[1, 256]", build_threads);
+  if (delta_merge_min < 1) return bad("delta_merge_min", "[1, inf)", delta_merge_min);
   return Status::Ok();
 }
 
-// ---- State -------------------------------------------------------------------------------------
+// ---- Search ------------------------------------------------------------------------------------
 
 namespace {
-
-State MakeState(bool use_hnsw, const FaissIndexOptions& o) {
-  State s;
-  const auto d = static_cast<idx_t>(o.dimension);
-  auto storage = std::make_unique<FastFlatIP>(d);
-  s.storage = storage.get();
-  if (use_hnsw) {
-    auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(d), o.hnsw_m,
-                                                       faiss::METRIC_INNER_PRODUCT);
-    std::unique_ptr<faiss::Index> replaced(hnsw->storage);  // owned by the HNSW until now
-    hnsw->storage = storage.release();
-    hnsw->own_fields = true;
-    hnsw->hnsw.efConstruction = o.hnsw_ef_construction;
-    hnsw->hnsw.efSearch = o.hnsw_ef_search;
-    s.hnsw = hnsw.get();
-    s.index = std::move(hnsw);
-  } else {
-    s.index = std::move(storage);
-  }
-  return s;
-}
-
-// Sizes a structure about to receive `n` vectors so that it does not grow by doubling (which would
-// leave up to half its capacity unused for the life of the index).
-void Reserve(State& s, size_t n, const FaissIndexOptions& o) {
-  s.storage->codes.reserve(n * o.dimension * sizeof(float));
-  if (s.hnsw != nullptr) {
-    // Level 0 keeps 2*M links; the upper levels add M/(M-1) per node on average.
-    s.hnsw->hnsw.neighbors.reserve(n * (2 * static_cast<size_t>(o.hnsw_m) + 2));
-    s.hnsw->hnsw.levels.reserve(n);
-    s.hnsw->hnsw.offsets.reserve(n + 1);
-  }
-  s.ids.reserve(n);
-  s.dead.reserve(n);
-}
-
-// After a failed FAISS add, positions FAISS kept but we did not record become tombstones, so the
-// id table always covers exactly the stored vectors.
-void Reconcile(State& s) {
-  const auto stored = static_cast<size_t>(s.storage->ntotal);
-  while (s.ids.size() < stored) {
-    s.ids.push_back(-1);
-    s.dead.push_back(1);
-    ++s.dead_count;
-  }
-}
-
-// Records that `id` now lives at the next position; an older copy becomes a tombstone.
-void Record(State& s, int64_t id) {
-  const auto position = static_cast<idx_t>(s.ids.size());
-  s.ids.push_back(id);
-  s.dead.push_back(0);
-  auto [it, inserted] = s.live.try_emplace(id, position);
-  if (!inserted) {
-    s.dead[it->second] = 1;
-    ++s.dead_count;
-    it->second = position;
-  }
-}
-
-// Appends the live vectors among positions [begin, end) to `buf` and their positions to `source`.
-void CopyLive(const State& s, size_t begin, size_t end, size_t d, std::vector<float>* buf,
-              std::vector<idx_t>* source) {
-  buf->clear();
-  const float* xb = s.storage->get_xb();
-  for (size_t p = begin; p < end; ++p) {
-    if (s.dead[p] != 0) continue;
-    buf->insert(buf->end(), xb + p * d, xb + (p + 1) * d);
-    source->push_back(static_cast<idx_t>(p));
-  }
-}
 
 std::vector<VectorHit> ToHits(const State& s, const std::vector<Scored>& scored) {
   std::vector<VectorHit> hits;
@@ -263,16 +262,16 @@ std::vector<VectorHit> ToHits(const State& s, const std::vector<Scored>& scored)
   return hits;
 }
 
-// Exact top-`want` over all stored vectors for `nq` queries (row-major), sharing each pass over
-// the storage between the queries.
+// Exact top-`want` over the stored positions [begin, end) for `nq` queries (row-major), sharing
+// each pass over the storage between the queries.
 std::vector<std::vector<VectorHit>> ExactScan(const State& s, const float* queries, size_t nq,
-                                              size_t d, size_t want) {
+                                              size_t d, size_t want, size_t begin, size_t end) {
   const Kernels& kernels = GetKernels();
   std::vector<TopK> tops(nq, TopK(want));
   const float* xb = s.storage->get_xb();
-  const size_t n = s.stored();
+  const size_t n = end;
   const uint8_t* dead = s.dead.data();
-  size_t p = 0;
+  size_t p = begin;
   float scores[4];
   for (; p + 4 <= n; p += 4) {
     for (size_t q = 0; q < nq; ++q) {
@@ -294,9 +293,10 @@ std::vector<std::vector<VectorHit>> ExactScan(const State& s, const float* queri
   return out;
 }
 
-// Approximate top-`want` through the graph, tombstones filtered inside the search. When the graph
-// walk comes back short (tombstones crowding the query's neighbourhood), it is asked again for
-// more results (over-fetch: want + tombstones, capped), then answered exactly.
+// Approximate top-`want` among the graph's nodes (positions [0, graph_n)), tombstones filtered
+// inside the search. When the graph walk comes back short (tombstones crowding the query's
+// neighbourhood), it is asked again for more results (over-fetch: want + tombstones, capped), then
+// answered by an exact scan of the graph's positions.
 // Concurrent calls are safe: FAISS's HNSW search is const and allocates its own visited table. (It
 // also bumps the global faiss::hnsw_stats counters without synchronisation: a benign race inside
 // FAISS on statistics nothing here reads.)
@@ -306,8 +306,9 @@ std::vector<VectorHit> HnswSearch(const State& s, const float* query, size_t d, 
   // FAISS 1.7.3 sizes the candidate queue from hnsw.efSearch; keep the two equal.
   params.efSearch = s.hnsw->hnsw.efSearch;
   params.sel = s.dead_count > 0 ? &selector : nullptr;
+  if (s.graph_n == 0) return {};
   const size_t fetches[2] = {want,
-                             std::min(s.stored(), want + std::min(s.dead_count, kMaxOverfetch))};
+                             std::min(s.graph_n, want + std::min(s.dead_count, kMaxOverfetch))};
   std::vector<float> dist;
   std::vector<idx_t> pos;
   std::vector<VectorHit> hits;
@@ -324,115 +325,24 @@ std::vector<VectorHit> HnswSearch(const State& s, const float* query, size_t d, 
     }
     if (hits.size() >= want) return hits;
   }
-  return std::move(ExactScan(s, query, 1, d, want).front());
+  return std::move(ExactScan(s, query, 1, d, want, 0, s.graph_n).front());
+}
+
+// The best `want` of two lists, each sorted best first; equal scores keep graph hits first.
+std::vector<VectorHit> MergeTop(std::vector<VectorHit> graph, const std::vector<VectorHit>& delta,
+                                size_t want) {
+  if (delta.empty()) return graph;
+  std::vector<VectorHit> out;
+  out.reserve(std::min(want, graph.size() + delta.size()));
+  std::merge(graph.begin(), graph.end(), delta.begin(), delta.end(), std::back_inserter(out),
+             [](const VectorHit& a, const VectorHit& b) { return a.score > b.score; });
+  if (out.size() > want) out.resize(want);
+  return out;
 }
 
 }  // namespace
 
 // ---- Impl --------------------------------------------------------------------------------------
-
-void FaissIndex::Impl::MaybeRequestRebuild() {
-  const State& s = state;
-  const bool is_hnsw = s.hnsw != nullptr;
-  const bool switch_type = WantHnsw(s.live.size(), is_hnsw) != is_hnsw;
-  const bool compact = s.dead_count >= options.compact_min_tombstones &&
-                       static_cast<double>(s.dead_count) >
-                           options.compact_fraction * static_cast<double>(s.stored());
-  if (!switch_type && !compact) return;
-  std::lock_guard<std::mutex> l(worker_mu);
-  if (stopping) return;
-  rebuild_requested = true;
-  if (!worker.joinable()) worker = std::thread([this] { WorkerLoop(); });
-  worker_cv.notify_all();
-}
-
-void FaissIndex::Impl::WorkerLoop() {
-  std::unique_lock<std::mutex> l(worker_mu);
-  while (true) {
-    worker_cv.wait(l, [&] { return stopping || rebuild_requested; });
-    if (stopping) break;
-    rebuild_requested = false;
-    rebuild_running = true;
-    l.unlock();
-    const Status st = Rebuild();
-    if (!st.ok() && st.code() != StatusCode::kCancelled) {
-      spdlog::error("vector index rebuild failed: {}", st.ToString());
-    }
-    l.lock();
-    rebuild_running = false;
-    worker_cv.notify_all();
-  }
-}
-
-Status FaissIndex::Impl::Rebuild() {
-  UseOmpThreads(options.build_threads);
-  const size_t d = options.dimension;
-  try {
-    bool to_hnsw;
-    size_t stored_at_start;
-    size_t live_at_start;
-    {
-      auto r = ReadLock();
-      to_hnsw = WantHnsw(state.live.size(), state.hnsw != nullptr);
-      stored_at_start = state.stored();
-      live_at_start = state.live.size();
-    }
-    State fresh = MakeState(to_hnsw, options);
-    Reserve(fresh, live_at_start + live_at_start / 16 + kCopyBatch, options);
-    std::vector<idx_t> source;  // fresh position -> current position
-    std::vector<float> buf;
-    size_t next = 0;
-    // Phase 1: copy live vectors batch by batch under the shared lock, build with no lock.
-    // Positions in the current state are stable: only a rebuild renumbers them.
-    while (true) {
-      if (stopping) return Status(StatusCode::kCancelled, "index is shutting down");
-      {
-        auto r = ReadLock();
-        const size_t stored = state.stored();
-        if (stored - next <= kFinalCatchUp || next >= 2 * stored_at_start + kCopyBatch) break;
-        const size_t end = std::min(next + kCopyBatch, stored);
-        CopyLive(state, next, end, d, &buf, &source);
-        next = end;
-      }
-      if (!buf.empty()) fresh.index->add(static_cast<idx_t>(buf.size() / d), buf.data());
-    }
-    // Phase 2: writers wait; searches keep using the current state until the swap.
-    std::unique_lock<std::mutex> w(write_mu);
-    CopyLive(state, next, state.stored(), d, &buf, &source);
-    if (!buf.empty()) fresh.index->add(static_cast<idx_t>(buf.size() / d), buf.data());
-    fresh.ids.resize(source.size());
-    fresh.dead.assign(source.size(), 0);
-    fresh.live.reserve(state.live.size());
-    for (size_t j = 0; j < source.size(); ++j) {
-      const auto src = static_cast<size_t>(source[j]);
-      fresh.ids[j] = state.ids[src];
-      if (state.dead[src] != 0) {
-        fresh.dead[j] = 1;
-        ++fresh.dead_count;
-      } else {
-        fresh.live.emplace(state.ids[src], static_cast<idx_t>(j));
-      }
-    }
-    if (fresh.live.size() != state.live.size() ||
-        static_cast<size_t>(fresh.storage->ntotal) != fresh.stored()) {
-      return Status(StatusCode::kInternal, "rebuild lost vectors; keeping the current index");
-    }
-    {
-      auto x = WriteLock();
-      std::swap(state, fresh);
-    }
-    spdlog::info("vector index rebuilt as {}: {} live vectors, {} tombstones dropped",
-                 state.hnsw ? "hnsw" : "flat", state.live.size(), fresh.stored() - state.stored());
-    MaybeRequestRebuild();
-    w.unlock();
-    // `fresh` (the old structure) is freed here, outside every lock.
-    return Status::Ok();
-  } catch (const faiss::FaissException& e) {
-    return FaissError("rebuild", e);
-  } catch (const std::exception& e) {
-    return FaissError("rebuild", e);
-  }
-}
 
 size_t FaissIndex::Impl::MemoryBytes() const {
   const State& s = state;
@@ -488,7 +398,7 @@ Status FaissIndex::Add(std::span<const int64_t> ids, std::span<const float> vect
   }
   if (ids.empty()) return Status::Ok();
   UseOmpThreads(1);
-  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::unique_lock<std::mutex> w = impl_->LockForWriter();
   State& s = impl_->state;
   Status result;
   {
@@ -502,12 +412,13 @@ Status FaissIndex::Add(std::span<const int64_t> ids, std::span<const float> vect
       return FaissError("add to vector index", e);
     }
   }
+  // Into the flat storage only: while HNSW, these positions are the delta (see faiss_index.h).
   size_t begin = 0;
   while (begin < ids.size()) {
-    const size_t batch = std::min(ids.size() - begin, s.hnsw ? kHnswInsertBatch : kFlatInsertBatch);
+    const size_t batch = std::min(ids.size() - begin, kFlatInsertBatch);
     auto x = impl_->WriteLock();
     try {
-      s.index->add(static_cast<idx_t>(batch), vectors.data() + begin * d);
+      s.storage->add(static_cast<idx_t>(batch), vectors.data() + begin * d);
       for (size_t i = begin; i < begin + batch; ++i) {
         Record(s, ids[i]);
         impl_->max_id = std::max(impl_->max_id, ids[i]);
@@ -525,7 +436,7 @@ Status FaissIndex::Add(std::span<const int64_t> ids, std::span<const float> vect
 
 Status FaissIndex::Remove(std::span<const int64_t> ids) {
   if (ids.empty()) return Status::Ok();
-  std::lock_guard<std::mutex> w(impl_->write_mu);
+  std::unique_lock<std::mutex> w = impl_->LockForWriter();
   {
     auto x = impl_->WriteLock();
     State& s = impl_->state;
@@ -570,10 +481,14 @@ Result<std::vector<std::vector<VectorHit>>> FaissIndex::SearchBatch(std::span<co
       const size_t want = std::min(k, s.live.size());
       if (want == 0) continue;
       if (s.hnsw == nullptr) {
-        auto hits = ExactScan(s, block, nq, d, want);
+        auto hits = ExactScan(s, block, nq, d, want, 0, s.stored());
         std::move(hits.begin(), hits.end(), out.begin() + static_cast<std::ptrdiff_t>(first));
       } else {
-        for (size_t q = 0; q < nq; ++q) out[first + q] = HnswSearch(s, block + q * d, d, want);
+        std::vector<std::vector<VectorHit>> delta(nq);
+        if (s.delta() > 0) delta = ExactScan(s, block, nq, d, want, s.graph_n, s.stored());
+        for (size_t q = 0; q < nq; ++q) {
+          out[first + q] = MergeTop(HnswSearch(s, block + q * d, d, want), delta[q], want);
+        }
       }
     }
   } catch (const std::exception& e) {
@@ -609,12 +524,19 @@ size_t FaissIndex::tombstones() const {
   return impl_->state.dead_count;
 }
 
+size_t FaissIndex::delta_size() const {
+  auto r = impl_->ReadLock();
+  return impl_->state.delta();
+}
+
 const FaissIndexOptions& FaissIndex::options() const { return impl_->options; }
 
 void FaissIndex::WaitForRebuild() const {
   std::unique_lock<std::mutex> l(impl_->worker_mu);
-  impl_->worker_cv.wait(
-      l, [&] { return impl_->stopping || (!impl_->rebuild_requested && !impl_->rebuild_running); });
+  impl_->worker_cv.wait(l, [&] {
+    return impl_->stopping || (!impl_->rebuild_requested && !impl_->rebuild_running &&
+                               !impl_->merge_requested && !impl_->merge_running);
+  });
 }
 
 }  // namespace jrvs::rag

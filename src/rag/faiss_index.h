@@ -10,11 +10,22 @@
 // scan of the storage (the adaptive fallback). Tombstones are compacted away by a rebuild once they
 // exceed `compact_fraction` of the stored vectors.
 //
+// Delta. Inserting into an HNSW graph is slow (~2.6k vectors/s per core at M 32, ef_construction
+// 200, while ingestion produces ~7.5k/s) and FAISS's graph is not safe for an insert concurrent
+// with a search. So an Add never touches the graph: its vectors are appended to the flat storage
+// past the graph's last node, the "delta", which searches scan exactly (the AVX2 kernel) beside the
+// graph walk, merging the two top-k lists by score; tombstones are honoured in both. Once the
+// delta holds `delta_merge_min` vectors, the background thread links it into the graph a few
+// vectors per exclusive hold (kMergeHold, ~2 ms), so a writer or a search waits at most one such
+// hold, never for a whole batch of inserts. The delta is a suffix of the one flat storage: no
+// vector is stored twice, and positions never move until a rebuild.
+//
 // Rebuilds (switching to HNSW at the threshold, back to flat below half of it, compaction) run on
-// a background thread owned by the index: it copies live vectors in batches under the shared lock
-// (searches run meanwhile; adds wait only for one batch copy), builds the new structure with no
-// lock held, catches up with later writes while blocking only writers, and swaps under a brief
-// exclusive lock. Until the swap, the old structure serves every request.
+// the same background thread: it copies the live vectors present when it starts in batches under
+// the shared lock (searches run meanwhile; adds wait only for one batch copy), builds the new
+// structure with no lock held, then, blocking only writers, appends the vectors added meanwhile as
+// the new structure's delta (a copy, no graph insert) and swaps under a brief exclusive lock.
+// Until the swap, the old structure serves every request.
 //
 // Distances. Debian's FAISS is built for baseline x86-64 (SSE2), so its inner product is slow; the
 // storage used here is an IndexFlatIP subclass whose distance computer (used by HNSW to build and
@@ -33,8 +44,9 @@
 // extra copy.
 //
 // Thread safety: every method is safe to call concurrently (see VectorIndex). Searches share a
-// reader lock; Add/Remove take it exclusively for their bookkeeping (an HNSW insert in batches of
-// 16 vectors). Waiting writers block new readers, so a stream of searches cannot starve them.
+// reader lock; Add/Remove take it exclusively for their bookkeeping (a copy into the storage) and
+// the merger for one short hold at a time. Waiting writers block new readers, so a stream of
+// searches cannot starve them.
 #pragma once
 
 #include <cstddef>
@@ -58,7 +70,9 @@ struct FaissIndexOptions {
   // the next rebuild). 0 = HNSW from the start; SIZE_MAX = always exact. Measured with
   // bench/vector_index_bench.cc (d = 384, one core): exact search takes ~190 us at 10k vectors
   // and ~900 us at 20k (the vectors outgrow the L3 cache), while HNSW with the defaults below
-  // takes ~150 us at 10k with recall@10 0.98 on hash-embedded text.
+  // takes ~150 us at 10k with recall@10 0.98 on hash-embedded text. Re-measured for issue 6
+  // (docs/PERFORMANCE.md, "Vector index"): exact 204 / 1,212 / 3,253 us at 10k / 20k / 50k
+  // against HNSW 312 / 587 / 814 us, so the crossover is 10-15k, not the suggested 50k.
   size_t ann_threshold = 10000;
   // HNSW links per node (level 0 keeps 2*M). Range 4..256. Memory ~8*M bytes per vector. 32 beat
   // 16 at equal latency from 100k vectors up.
@@ -80,6 +94,10 @@ struct FaissIndexOptions {
   // OpenMP threads FAISS may use to build an HNSW graph on the background thread. Range 1..256.
   // Searches and foreground adds always use one thread.
   int build_threads = 1;
+  // Vectors the delta (see above) gathers before the background merger links them into the graph.
+  // >= 1. Larger means fewer, longer merges and a longer exact scan beside every graph search
+  // (~19 us per 1k vectors at d = 384); 1024 keeps that scan under ~5% of a graph search.
+  size_t delta_merge_min = 1024;
 
   // OK, or InvalidArgument naming the first field out of range.
   Status Validate() const;
@@ -123,6 +141,8 @@ class FaissIndex final : public VectorIndex {
 
   // Stored vectors that are removed or replaced but not yet compacted away.
   size_t tombstones() const;
+  // Vectors (live or tombstoned) stored but not yet linked into the HNSW graph; 0 while flat.
+  size_t delta_size() const;
   const FaissIndexOptions& options() const;
 
   // Writes the index atomically: a temporary file in the same directory (header with magic,
@@ -134,7 +154,8 @@ class FaissIndex final : public VectorIndex {
   Status Save(const std::filesystem::path& path, std::string_view embedding_model,
               int64_t watermark) const;
 
-  // Blocks until no rebuild is requested or running (tests, benchmarks, before a final Save()).
+  // Blocks until no rebuild or merge is requested or running (tests, benchmarks). A delta smaller
+  // than delta_merge_min stays unmerged.
   void WaitForRebuild() const;
 
  private:

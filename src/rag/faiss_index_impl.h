@@ -18,6 +18,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <omp.h>
+
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 
@@ -40,7 +42,10 @@ struct FastFlatIP final : faiss::IndexFlatIP {
 // called here) but a stray call must not spawn a core's worth of spinning threads. Process-wide.
 void LimitBlasThreads();
 
-// One searchable structure and its id bookkeeping. Positions are FAISS's dense labels.
+// One searchable structure and its id bookkeeping. Positions are FAISS's dense labels. While the
+// structure is an HNSW, positions [0, graph_n) are in the graph and [graph_n, stored()) form the
+// delta: stored in the same flat storage (one copy of every vector) but searched exactly until
+// the background merger links them into the graph.
 struct State {
   std::unique_ptr<faiss::Index> index;      // a FastFlatIP, or an IndexHNSWFlat over one
   FastFlatIP* storage = nullptr;            // the vectors (index itself, or the HNSW storage)
@@ -49,9 +54,27 @@ struct State {
   std::vector<uint8_t> dead;                // position -> 1 when tombstoned
   size_t dead_count = 0;                    // number of 1s in `dead`
   std::unordered_map<int64_t, idx_t> live;  // external id -> position, live entries only
+  size_t graph_n = 0;                       // positions linked into `hnsw`; 0 while flat
 
   size_t stored() const { return ids.size(); }
+  // Vectors stored but not yet in the graph (0 while flat: a flat structure has no graph).
+  size_t delta() const { return hnsw != nullptr ? stored() - graph_n : 0; }
 };
+
+// Helpers shared by faiss_index.cc and faiss_index_merge.cc.
+// An empty structure: an HNSW over fast flat storage, or the flat storage alone.
+State MakeState(bool use_hnsw, const FaissIndexOptions& o);
+// Sizes a structure about to receive `n` vectors so it does not grow by doubling.
+void Reserve(State& s, size_t n, const FaissIndexOptions& o);
+// After a failed FAISS add, positions FAISS kept but we did not record become tombstones.
+void Reconcile(State& s);
+// Records that `id` now lives at the next position; an older copy becomes a tombstone.
+void Record(State& s, int64_t id);
+// Appends the live vectors among positions [begin, end) to `buf` and their positions to `source`.
+void CopyLive(const State& s, size_t begin, size_t end, size_t d, std::vector<float>* buf,
+              std::vector<idx_t>* source);
+// OpenMP's thread count is a per-thread setting: pin it on every thread that calls into FAISS.
+void UseOmpThreads(int n);
 
 }  // namespace faiss_internal
 
@@ -77,8 +100,17 @@ struct FaissIndex::Impl {
   mutable std::condition_variable worker_cv;
   bool rebuild_requested = false;
   bool rebuild_running = false;
+  bool merge_requested = false;  // the delta reached options.delta_merge_min
+  bool merge_running = false;
+  bool merge_broken = false;  // a merge failed midway: no merging until a rebuild
+  // Add/Remove calls waiting for write_mu. std::mutex is not fair: without this the merger,
+  // re-locking right after each hold, could starve writers (it waits while this is non-zero).
+  mutable std::atomic<int> writers_waiting{0};
   std::atomic<bool> stopping{false};
   std::thread worker;
+  // One OpenMP lock per graph node, as faiss::HNSW::add_with_locks wants; grown and used only by
+  // the worker thread (kept across merges so a merge does not initialise one per node each time).
+  std::vector<omp_lock_t> merge_locks;
 
   std::shared_lock<std::shared_mutex> ReadLock() const {
     std::lock_guard<std::mutex> g(gate);
@@ -88,6 +120,13 @@ struct FaissIndex::Impl {
     std::lock_guard<std::mutex> g(gate);
     return std::unique_lock<std::shared_mutex>(mu);
   }
+  // write_mu for Add/Remove, announced in `writers_waiting` so the merger lets them in first.
+  std::unique_lock<std::mutex> LockForWriter() const {
+    writers_waiting.fetch_add(1);
+    std::unique_lock<std::mutex> w(write_mu);
+    writers_waiting.fetch_sub(1);
+    return w;
+  }
 
   // Whether a structure holding `live` vectors should be an HNSW (hysteresis: back to flat only
   // below half the threshold).
@@ -96,13 +135,25 @@ struct FaissIndex::Impl {
     return t == 0 || live >= t || (is_hnsw && live >= t / 2);
   }
 
-  // Requests a background rebuild when the structure should switch type or shed tombstones.
-  // Requires write_mu.
+  // Whether the structure should be rebuilt: switch type, shed tombstones, or fold in a delta
+  // larger than its graph. Requires `mu` (shared) or write_mu.
+  bool NeedsRebuild() const;
+  // Requests a background rebuild when NeedsRebuild(), and a merge when the delta has reached
+  // options.delta_merge_min. Requires write_mu.
   void MaybeRequestRebuild();
-  // The background thread: runs Rebuild() whenever one is requested, until `stopping`.
+  // Starts the worker thread if needed and wakes it. Requires worker_mu.
+  void WakeWorker();
+  // The background thread: runs Rebuild() or MergeDelta() whenever one is requested, until
+  // `stopping` (a rebuild first: it makes a pending merge moot).
   void WorkerLoop();
   // Builds a fresh structure from the live vectors and swaps it in (see faiss_index.h).
   Status Rebuild();
+  // Links the delta into the graph a few vectors per exclusive hold (faiss_index_merge.cc) until
+  // it is empty, a rebuild is requested or the index stops. Worker thread only.
+  Status MergeDelta();
+  // Whether the worker should stop what it is doing (shutdown or a rebuild waiting).
+  bool ShouldYieldWork() const;
+  ~Impl();
   // See FaissIndex::memory_bytes(). Requires `mu` (shared) or write_mu.
   size_t MemoryBytes() const;
 };

@@ -97,11 +97,14 @@ uint32_t Crc32Update(uint32_t crc, const void* data, size_t n) {
 //          position | u64 tombstone count | u64 tombstoned position... | FAISS index
 //          (faiss::write_index)
 // footer = u64 body length | u32 CRC-32 of body | "JVX1"
-// All integers little-endian. The FAISS index runs to the end of the body.
+// All integers little-endian. The FAISS index runs to the end of the body. Version 2: an HNSW's
+// graph may cover only a prefix of its storage (the rest is the unmerged delta, see
+// faiss_index.h); version 1 files (graph over all of it) still load.
 
 constexpr char kMagic[8] = {'J', 'R', 'V', 'S', 'V', 'I', 'D', 'X'};
 constexpr char kFooterMagic[4] = {'J', 'V', 'X', '1'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kOldestFormatVersion = 1;
 constexpr size_t kFooterSize = 16;
 constexpr size_t kMaxModelName = 4096;
 
@@ -277,7 +280,7 @@ Result<LoadedIndex> FaissIndex::Load(const std::filesystem::path& path,
       std::memcmp(magic, kMagic, sizeof(kMagic)) != 0) {
     return Error(Corrupt(path, "bad magic"));
   }
-  if (!Get(f.get(), &version) || version != kFormatVersion) {
+  if (!Get(f.get(), &version) || version < kOldestFormatVersion || version > kFormatVersion) {
     return Error(Corrupt(path, "unsupported format version " + std::to_string(version)));
   }
   if (!Get(f.get(), &type) || type > 1 || !Get(f.get(), &dimension) || !Get(f.get(), &watermark) ||
@@ -325,20 +328,26 @@ Result<LoadedIndex> FaissIndex::Load(const std::filesystem::path& path,
     std::unique_ptr<faiss::Index> index(faiss::read_index(&reader));
     if (std::ftell(f.get()) != static_cast<long>(body))
       return Error(Corrupt(path, "trailing data"));
-    if (index->d != static_cast<int>(dimension) || index->ntotal != static_cast<idx_t>(stored) ||
+    // An HNSW's own count is its graph's nodes; its storage must hold every stored vector.
+    if (index->d != static_cast<int>(dimension) || index->ntotal > static_cast<idx_t>(stored) ||
         index->metric_type != faiss::METRIC_INNER_PRODUCT) {
       return Error(Corrupt(path, "index does not match its header"));
     }
     if (type == 0) {
       auto* flat = dynamic_cast<faiss::IndexFlat*>(index.get());
-      if (flat == nullptr) return Error(Corrupt(path, "expected a flat index"));
+      if (flat == nullptr || flat->ntotal != static_cast<idx_t>(stored)) {
+        return Error(Corrupt(path, "expected a flat index of every stored vector"));
+      }
       auto fast = AdoptFlat(*flat);
       s.storage = fast.get();
       s.index = std::move(fast);
     } else {
       auto* hnsw = dynamic_cast<faiss::IndexHNSWFlat*>(index.get());
       auto* flat = hnsw != nullptr ? dynamic_cast<faiss::IndexFlat*>(hnsw->storage) : nullptr;
-      if (flat == nullptr) return Error(Corrupt(path, "expected an HNSW index"));
+      if (flat == nullptr || flat->ntotal != static_cast<idx_t>(stored) ||
+          hnsw->hnsw.levels.size() != static_cast<size_t>(hnsw->ntotal)) {
+        return Error(Corrupt(path, "expected an HNSW index over every stored vector"));
+      }
       auto fast = AdoptFlat(*flat);
       std::unique_ptr<faiss::Index> replaced(hnsw->storage);
       s.storage = fast.get();
@@ -347,6 +356,7 @@ Result<LoadedIndex> FaissIndex::Load(const std::filesystem::path& path,
       hnsw->hnsw.efSearch = options.hnsw_ef_search;
       hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
       s.hnsw = hnsw;
+      s.graph_n = static_cast<size_t>(hnsw->ntotal);
       s.index = std::move(index);
     }
   } catch (const std::exception& e) {

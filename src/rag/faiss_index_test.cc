@@ -492,13 +492,24 @@ TEST(FaissIndexTest, HnswRecallAt10IsAtLeast95PercentOfExact) {
   auto exact = MakeIndex(exact_options);
   ASSERT_TRUE(exact->Add(ids, data).ok());
 
-  FaissIndexOptions ann_options;  // the defaults: M 32, ef_construction 200, ef_search 128
-  ann_options.ann_threshold = kN;
+  // The defaults (M 32, ef_construction 200, ef_search 128), with the last kDelta vectors left in
+  // the unmerged delta beside the graph.
+  constexpr size_t kDelta = 3000;
+  FaissIndexOptions ann_options;
+  ann_options.ann_threshold = kN - kDelta;
+  ann_options.delta_merge_min = kDelta + 1;
   ann_options.build_threads = 2;
   auto ann = MakeIndex(ann_options);
-  ASSERT_TRUE(ann->Add(ids, data).ok());  // crosses the threshold: background build
+  const size_t graph_floats = (kN - kDelta) * kD;
+  ASSERT_TRUE(ann->Add(std::span(ids).first(kN - kDelta),
+                       std::span(data).first(graph_floats))
+                  .ok());  // reaches the threshold: background build
   ann->WaitForRebuild();
   ASSERT_EQ(ann->type(), "hnsw");
+  ASSERT_TRUE(
+      ann->Add(std::span(ids).subspan(kN - kDelta), std::span(data).subspan(graph_floats)).ok());
+  ann->WaitForRebuild();
+  ASSERT_EQ(ann->delta_size(), kDelta);
 
   const auto random_queries = EmbeddingLikeVectors(200, kD, 7, kNoise);
   const auto perturbed_queries = PerturbedCopies(data, kD, 200, 0.02f, 9);

@@ -76,6 +76,8 @@ HybridRetriever::HybridRetriever(store::Store& store, Embedder& embedder, const 
     lexical_seconds_ =
         &metrics->AddHistogram("fts_search_duration_seconds", "Full-text (BM25) search time.")
              .Get();
+    embed_seconds_ =
+        &metrics->AddHistogram("embedding_duration_seconds", "Time of one embedder call.").Get();
   }
 }
 
@@ -241,6 +243,7 @@ Result<std::vector<float>> HybridRetriever::QueryVector(std::string_view query,
   auto vectors = embedder_.Embed({std::string(query)});
   if (!vectors) return Error(vectors.error());
   if (timings != nullptr) timings->embed_ms = MsSince(t0);
+  if (embed_seconds_ != nullptr) embed_seconds_->Observe(MsSince(t0) / 1000);
   std::vector<float> q = std::move(vectors->front());
   if (std::none_of(q.begin(), q.end(), [](float v) { return v != 0.f; })) q.clear();
   return q;

@@ -107,6 +107,7 @@ class HybridRetriever {
   Histogram* retrieval_seconds_ = nullptr;
   Histogram* vector_seconds_ = nullptr;
   Histogram* lexical_seconds_ = nullptr;
+  Histogram* embed_seconds_ = nullptr;  // query embedding (same family as ingest's)
 };
 
 // A citation as shown to the model and the user: [n] title (url).

@@ -20,18 +20,18 @@ namespace jrvs::scrape {
 // Why a fetch did not produce a page. Each maps to one HTTP status of /api/scrape.
 enum class FetchError {
   kNone = 0,
-  kInvalidUrl,      // not an absolute http(s) URL                           -> 400
-  kBlocked,         // SSRF guard, allow/deny lists, or a redirect to such     -> 403
+  kInvalidUrl,        // not an absolute http(s) URL                           -> 400
+  kBlocked,           // SSRF guard, allow/deny lists, or a redirect to such     -> 403
   kRobotsDisallowed,  // robots.txt disallows our user agent                 -> 403
-  kDns,             // the host does not resolve                              -> 502
-  kConnect,         // connection refused or connect timeout                  -> 502
-  kTimeout,         // total timeout                                          -> 504
-  kTooLarge,        // body over the cap                                      -> 413
-  kUnsupportedType,  // content type not HTML, XHTML, plain text or PDF       -> 415
+  kDns,               // the host does not resolve                              -> 502
+  kConnect,           // connection refused or connect timeout                  -> 502
+  kTimeout,           // total timeout                                          -> 504
+  kTooLarge,          // body over the cap                                      -> 413
+  kUnsupportedType,   // content type not HTML, XHTML, plain text or PDF       -> 415
   kTooManyRedirects,  // more than the redirect limit                         -> 502
-  kHttpStatus,      // the server answered 4xx/5xx (status in http_status)    -> 502
-  kNotModified,     // 304 to a conditional request (not an error for a crawl)
-  kOther,           // anything else (TLS, protocol)                          -> 502
+  kHttpStatus,        // the server answered 4xx/5xx (status in http_status)    -> 502
+  kNotModified,       // 304 to a conditional request (not an error for a crawl)
+  kOther,             // anything else (TLS, protocol)                          -> 502
 };
 
 // Short stable name of an error ("blocked", "robots_disallowed", ...), for JSON and logs.
@@ -43,17 +43,19 @@ struct FetchRequest {
   // If-Modified-Since, and a 304 answer is reported as FetchError::kNotModified.
   std::string if_none_match;
   std::string if_modified_since;
+  // Also accept application/xml and text/xml (a sitemap); the body is then UTF-8 text.
+  bool accept_xml = false;
 };
 
 struct FetchResult {
   FetchError error = FetchError::kNone;
-  std::string message;     // human-readable reason when error != kNone
-  int http_status = 0;     // last HTTP status seen (0 if none)
-  std::string final_url;   // after redirects
+  std::string message;       // human-readable reason when error != kNone
+  int http_status = 0;       // last HTTP status seen (0 if none)
+  std::string final_url;     // after redirects
   std::string content_type;  // media type only, lower case ("text/html", "application/pdf")
-  std::string charset;     // the charset the body was converted from ("utf-8" if it already was)
-  std::string body;        // UTF-8 text for text types; raw bytes for application/pdf
-  std::string etag;        // validators to send on the next fetch of this URL
+  std::string charset;       // the charset the body was converted from ("utf-8" if it already was)
+  std::string body;          // UTF-8 text for text types; raw bytes for application/pdf
+  std::string etag;          // validators to send on the next fetch of this URL
   std::string last_modified;
   double elapsed_ms = 0;
 

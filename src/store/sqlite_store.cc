@@ -85,6 +85,14 @@ Status ValidateSqliteOptions(const SqliteOptions& o) {
   if (o.cache_size_kib < 0) return bad("cache_size_kib must be >= 0");
   if (o.mmap_size_bytes < 0) return bad("mmap_size_bytes must be >= 0");
   if (o.wal_autocheckpoint_pages < 0) return bad("wal_autocheckpoint_pages must be >= 0");
+  if (!(o.fts_planner.max_df_fraction > 0.0 && o.fts_planner.max_df_fraction <= 1.0)) {
+    return bad("fts_planner.max_df_fraction must be in (0, 1]");
+  }
+  if (o.fts_planner.max_postings < 1) return bad("fts_planner.max_postings must be >= 1");
+  if (o.fts_planner.max_unselective_rows < 1) {
+    return bad("fts_planner.max_unselective_rows must be >= 1");
+  }
+  if (o.fts_planner.max_cached_terms < 1) return bad("fts_planner.max_cached_terms must be >= 1");
   return Status::Ok();
 }
 
@@ -152,7 +160,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(SqliteOptions options,
 
 SqliteStore::SqliteStore(SqliteOptions options, const Clock* clock,
                          std::unique_ptr<SqliteStoreMetrics> metrics)
-    : options_(std::move(options)), clock_(clock), metrics_(std::move(metrics)) {}
+    : options_(std::move(options)),
+      clock_(clock),
+      metrics_(std::move(metrics)),
+      fts_planner_(options_.fts_planner) {}
 
 SqliteStore::~SqliteStore() {
   if (writer_ != nullptr) {

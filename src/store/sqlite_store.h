@@ -45,6 +45,7 @@
 #include "core/clock.h"
 #include "core/metrics.h"
 #include "core/status.h"
+#include "store/fts_planner.h"
 #include "store/store.h"
 
 namespace jrvs::store {
@@ -89,6 +90,9 @@ struct SqliteOptions {
   int wal_autocheckpoint_pages = 1000;
   // Run PRAGMA optimize (refreshes planner statistics where useful) when the store closes.
   bool optimize_on_close = true;
+  // Which terms of a SearchText/SearchDocumentsText query reach FTS5 (store/fts_planner.h:
+  // terms in more than half the rows are dropped, the matches ranked are bounded).
+  FtsPlannerOptions fts_planner{};
 };
 
 // InvalidArgument naming the first bad field, or OK.
@@ -199,6 +203,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<SqliteCheckpointer> checkpointer_;  // null when wal_autocheckpoint_pages == 0
   std::unique_ptr<SqliteReaderPool> readers_;
   std::unique_ptr<SqliteWriter> writer_;
+  FtsPlanner fts_planner_;  // thread-safe; caches document frequencies
 
   std::mutex access_mu_;  // guards pending_access_ and access_flush_queued_
   std::unordered_map<int64_t, int64_t> pending_access_;  // document id -> last access (ms)

@@ -1,11 +1,10 @@
-// SqliteStore: documents, chunks, full-text search and embeddings.
+// SqliteStore: documents, chunks and embeddings (full-text search: sqlite_store_search.cc).
 #include <algorithm>
 #include <numeric>
 #include <utility>
 
 #include "core/sha256.h"
 #include "store/embedding_codec.h"
-#include "store/fts_query.h"
 #include "store/sqlite_connection.h"
 #include "store/sqlite_store.h"
 #include "store/sqlite_store_metrics.h"
@@ -44,14 +43,6 @@ constexpr const char kListDocuments[] =
 constexpr const char kGetChunk[] =
     "SELECT c.id, c.document_id, c.chunk_index, c.text, d.title, d.url, c.metadata"
     " FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?1";
-constexpr const char kSearchText[] =
-    "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?1 ORDER BY rank LIMIT ?2";
-// bm25() weights: title, content. snippet(): column -1 = the best one, 24 tokens at most.
-constexpr const char kSearchDocumentsText[] =
-    "SELECT f.rowid, bm25(documents_fts, ?3, 1.0) AS score, d.title, d.url, "
-    "snippet(documents_fts, 1, '', '', '...', 24) "
-    "FROM documents_fts f JOIN documents d ON d.id = f.rowid "
-    "WHERE documents_fts MATCH ?1 ORDER BY score LIMIT ?2";
 constexpr const char kChunkEmbeddings[] =
     "SELECT id, embedding_model, embedding FROM chunks WHERE id > ?1 ORDER BY id";
 constexpr const char kStaleChunks[] =
@@ -365,56 +356,6 @@ Result<std::vector<ChunkView>> SqliteStore::GetChunks(const std::vector<int64_t>
       });
     }
     return views;
-  };
-  return timer.Finish(run());
-}
-
-Result<std::vector<TextHit>> SqliteStore::SearchText(const std::vector<std::string>& terms,
-                                                     int limit) {
-  DbOpTimer timer(metrics_.get(), clock_, DbOp::kSearchText);
-  auto run = [&]() -> Result<std::vector<TextHit>> {
-    std::vector<TextHit> hits;
-    const std::string match = BuildFtsMatchExpression(terms);
-    if (match.empty() || limit <= 0) return hits;
-    Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
-    if (!conn) return Error(conn.error());
-    Result<SqliteStatement> stmt = (*conn)->Prepare(kSearchText);
-    if (!stmt) return Error(stmt.error());
-    stmt->BindText(1, match).BindInt(2, limit);
-    for (;;) {
-      Result<bool> row = stmt->Step();
-      if (!row) return Error(row.error());
-      if (!*row) return hits;
-      hits.push_back(TextHit{.chunk_id = stmt->Int(0), .score = -stmt->Double(1)});
-    }
-  };
-  return timer.Finish(run());
-}
-
-Result<std::vector<DocumentTextHit>> SqliteStore::SearchDocumentsText(
-    const std::vector<std::string>& terms, int limit, double title_weight) {
-  DbOpTimer timer(metrics_.get(), clock_, DbOp::kSearchDocumentsText);
-  auto run = [&]() -> Result<std::vector<DocumentTextHit>> {
-    std::vector<DocumentTextHit> hits;
-    const std::string match = BuildFtsMatchExpression(terms);
-    if (match.empty() || limit <= 0) return hits;
-    Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
-    if (!conn) return Error(conn.error());
-    Result<SqliteStatement> stmt = (*conn)->Prepare(kSearchDocumentsText);
-    if (!stmt) return Error(stmt.error());
-    stmt->BindText(1, match).BindInt(2, limit).BindDouble(3, title_weight);
-    for (;;) {
-      Result<bool> row = stmt->Step();
-      if (!row) return Error(row.error());
-      if (!*row) return hits;
-      DocumentTextHit hit;
-      hit.document_id = stmt->Int(0);
-      hit.score = -stmt->Double(1);
-      hit.title = stmt->Text(2);
-      if (!stmt->IsNull(3)) hit.url = stmt->Text(3);
-      hit.snippet = stmt->Text(4);
-      hits.push_back(std::move(hit));
-    }
   };
   return timer.Finish(run());
 }

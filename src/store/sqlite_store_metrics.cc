@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include <sqlite3.h>
+
 namespace jrvs::store {
 
 std::string_view DbOpName(DbOp op) {
@@ -57,6 +59,13 @@ std::unique_ptr<SqliteStoreMetrics> SqliteStoreMetrics::Create(MetricsRegistry& 
            .AddHistogram("db_group_commit_batch_size", "Writes committed per SQLite transaction.",
                          {}, {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})
            .Get();
+  // SQLite's own heap (page caches, statements), process-wide. Bounded by cache_size_kib per
+  // connection, so the soak test (tests/load/soak.py) can tell cache fill-up from a leak.
+  auto& sqlite_memory =
+      registry.AddGauge("db_sqlite_memory_bytes", "Heap memory held by SQLite (all connections).")
+          .Get();
+  registry.AddCollector(
+      [&sqlite_memory] { sqlite_memory.Set(static_cast<double>(sqlite3_memory_used())); });
   return m;
 }
 

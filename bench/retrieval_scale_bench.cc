@@ -1,0 +1,214 @@
+// The ceiling for /api/rag/retrieve at scale: the raw work one retrieval needs, measured in
+// process on a data directory built by `jrvs ingest` (scripts/perf.sh --only scale builds it
+// and runs this binary beside wrk against `jrvs serve` on the same directory).
+//
+//   JRVS_SCALE_DATA=/path/to/data-dir build/release/bench/retrieval_scale_bench
+//
+// Rows (per query, one thread, 200 three-word queries drawn with Zipf's law from
+// bench/wrk/vocab.txt like bench/wrk/retrieve.lua; p50/p95/p99 counters in microseconds):
+//   BM_Embed          hash embedding of the query
+//   BM_VectorAnn      FaissIndex search, k = 50 (the retriever's candidates), as saved (HNSW
+//                     above index.ann_threshold); recall@10 against BM_VectorExact's answers
+//   BM_VectorExact    the same vectors in an exact (flat, AVX2) index
+//   BM_Fts            SqliteStore::SearchText, k = 50 (FTS5 bm25 with the term planner)
+// FaissIndex is FAISS's HNSW / flat storage with a faster kernel (bench/vector_index_bench.cc
+// compares it with FAISS's own classes), so these rows are the raw FAISS + FTS5 ceiling.
+// Without JRVS_SCALE_DATA every row is skipped.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include "core/text.h"
+#include "rag/faiss_index.h"
+#include "rag/hash_embedder.h"
+#include "store/sqlite_store.h"
+
+namespace jrvs::rag {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kQueries = 200;
+constexpr size_t kCandidates = 50;
+
+const char* DataDir() { return std::getenv("JRVS_SCALE_DATA"); }
+
+// Queries of three Zipf-drawn words (seed 43, as retrieve.lua; a different random stream).
+const std::vector<std::string>& QueryTexts() {
+  static const std::vector<std::string> queries = [] {
+    std::vector<std::string> words;
+    std::ifstream in("bench/wrk/vocab.txt");
+    for (std::string w; std::getline(in, w);) {
+      if (!w.empty()) words.push_back(w);
+    }
+    if (words.empty()) words.push_back("missing");
+    std::vector<double> cumulative;
+    double total = 0;
+    for (size_t r = 1; r <= words.size(); ++r) cumulative.push_back(total += 1.0 / double(r));
+    std::mt19937_64 rng(43);
+    std::uniform_real_distribution<double> u(0, total);
+    std::vector<std::string> out;
+    for (size_t i = 0; i < kQueries; ++i) {
+      std::string q;
+      for (int j = 0; j < 3; ++j) {
+        const size_t r = std::min<size_t>(
+            std::lower_bound(cumulative.begin(), cumulative.end(), u(rng)) - cumulative.begin(),
+            words.size() - 1);
+        if (!q.empty()) q += ' ';
+        q += words[r];
+      }
+      out.push_back(q);
+    }
+    return out;
+  }();
+  return queries;
+}
+
+HashEmbedder& Embedder() {
+  static HashEmbedder embedder;
+  return embedder;
+}
+
+const std::vector<std::vector<float>>& QueryVectors() {
+  static const auto vectors = [] {
+    auto v = Embedder().Embed(QueryTexts());
+    if (!v) std::abort();
+    return *v;
+  }();
+  return vectors;
+}
+
+FaissIndex& SavedIndex() {
+  static std::unique_ptr<FaissIndex> index = [] {
+    FaissIndexOptions o;
+    auto loaded = FaissIndex::Load(fs::path(DataDir()) / "index" / "vectors.faiss", o);
+    if (!loaded) std::abort();
+    loaded->index->WaitForRebuild();
+    return std::move(loaded->index);
+  }();
+  return *index;
+}
+
+FaissIndex& ExactIndex() {
+  static std::unique_ptr<FaissIndex> index = [] {
+    FaissIndexOptions o;
+    o.ann_threshold = std::numeric_limits<size_t>::max();
+    auto loaded = FaissIndex::Load(fs::path(DataDir()) / "index" / "vectors.faiss", o);
+    if (!loaded) std::abort();
+    loaded->index->WaitForRebuild();  // an HNSW file becomes flat here
+    return std::move(loaded->index);
+  }();
+  return *index;
+}
+
+store::SqliteStore& Store() {
+  static std::unique_ptr<store::SqliteStore> store = [] {
+    store::SqliteOptions o;
+    o.path = (fs::path(DataDir()) / "jrvs.db").string();
+    auto opened = store::SqliteStore::Open(o);
+    if (!opened) std::abort();
+    return std::move(*opened);
+  }();
+  return *store;
+}
+
+// Times `fn(i)` per query in a loop and reports latency percentiles.
+template <typename Fn>
+void TimedLoop(benchmark::State& state, Fn fn) {
+  std::vector<double> us;
+  size_t i = 0;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    fn(i++ % kQueries);
+    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  std::sort(us.begin(), us.end());
+  auto at = [&](double p) { return us[std::min(us.size() - 1, size_t(p * double(us.size())))]; };
+  state.counters["p50_us"] = at(0.50);
+  state.counters["p95_us"] = at(0.95);
+  state.counters["p99_us"] = at(0.99);
+  state.SetItemsProcessed(state.iterations());
+}
+
+bool Skip(benchmark::State& state) {
+  if (DataDir() != nullptr) return false;
+  state.SkipWithError("set JRVS_SCALE_DATA to a data directory");
+  return true;
+}
+
+void BM_Embed(benchmark::State& state) {
+  if (Skip(state)) return;
+  TimedLoop(state, [](size_t i) {
+    auto v = Embedder().Embed({QueryTexts()[i]});
+    benchmark::DoNotOptimize(v);
+  });
+}
+
+void BM_VectorExact(benchmark::State& state) {
+  if (Skip(state)) return;
+  FaissIndex& index = ExactIndex();
+  TimedLoop(state, [&](size_t i) {
+    auto hits = index.Search(QueryVectors()[i], kCandidates);
+    benchmark::DoNotOptimize(hits);
+  });
+  state.counters["vectors"] = double(index.size());
+}
+
+void BM_VectorAnn(benchmark::State& state) {
+  if (Skip(state)) return;
+  FaissIndex& index = SavedIndex();
+  FaissIndex& exact = ExactIndex();
+  size_t found = 0;
+  for (size_t i = 0; i < kQueries; ++i) {
+    std::set<int64_t> truth;
+    const auto want = exact.Search(QueryVectors()[i], 10);
+    const auto got = index.Search(QueryVectors()[i], 10);
+    if (!want || !got) std::abort();
+    for (const VectorHit& h : *want) truth.insert(h.id);
+    for (const VectorHit& h : *got) found += truth.count(h.id);
+  }
+  TimedLoop(state, [&](size_t i) {
+    auto hits = index.Search(QueryVectors()[i], kCandidates);
+    benchmark::DoNotOptimize(hits);
+  });
+  state.counters["recall@10"] = double(found) / double(kQueries * 10);
+  state.counters["vectors"] = double(index.size());
+  state.counters["hnsw"] = index.type() == "hnsw" ? 1 : 0;
+}
+
+void BM_Fts(benchmark::State& state) {
+  if (Skip(state)) return;
+  std::vector<std::vector<std::string>> terms;
+  for (const std::string& q : QueryTexts()) {
+    std::vector<std::string> t;
+    for (std::string& w : text::Tokenize(q)) {
+      if (!text::IsStopWord(w)) t.push_back(std::move(w));
+    }
+    terms.push_back(std::move(t));
+  }
+  store::SqliteStore& store = Store();
+  TimedLoop(state, [&](size_t i) {
+    auto hits = store.SearchText(terms[i], static_cast<int>(kCandidates));
+    benchmark::DoNotOptimize(hits);
+  });
+}
+
+BENCHMARK(BM_Embed)->Iterations(2000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_VectorExact)->Iterations(400)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_VectorAnn)->Iterations(2000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Fts)->Iterations(1000)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace jrvs::rag
