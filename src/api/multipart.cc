@@ -3,23 +3,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/text.h"
+
 namespace jrvs::api {
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
 
 // The value of parameter `name` in a header value like `form-data; name="x"; filename="y"`.
 std::string Param(std::string_view header, std::string_view name) {
@@ -27,12 +15,12 @@ std::string Param(std::string_view header, std::string_view name) {
   while (pos < header.size()) {
     size_t semi = header.find(';', pos);
     if (semi == std::string_view::npos) semi = header.size();
-    std::string_view item = Trim(header.substr(pos, semi - pos));
+    std::string_view item = text::TrimAscii(header.substr(pos, semi - pos));
     pos = semi + 1;
     size_t eq = item.find('=');
     if (eq == std::string_view::npos) continue;
-    if (Lower(Trim(item.substr(0, eq))) != name) continue;
-    std::string_view value = Trim(item.substr(eq + 1));
+    if (text::AsciiLower(text::TrimAscii(item.substr(0, eq))) != name) continue;
+    std::string_view value = text::TrimAscii(item.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
       std::string out;
       for (size_t i = 1; i + 1 < value.size(); ++i) {
@@ -49,7 +37,7 @@ std::string Param(std::string_view header, std::string_view name) {
 }  // namespace
 
 Result<std::string> MultipartBoundary(std::string_view content_type) {
-  std::string lower = Lower(content_type);
+  std::string lower = text::AsciiLower(content_type);
   if (lower.rfind("multipart/form-data", 0) != 0) {
     return Error(StatusCode::kInvalidArgument, "Content-Type must be multipart/form-data");
   }
@@ -87,8 +75,8 @@ Result<std::vector<MultipartPart>> ParseMultipart(std::string_view body,
       std::string_view line = headers.substr(line_start, line_end - line_start);
       size_t colon = line.find(':');
       if (colon != std::string_view::npos) {
-        std::string name = Lower(Trim(line.substr(0, colon)));
-        std::string_view value = Trim(line.substr(colon + 1));
+        std::string name = text::AsciiLower(text::TrimAscii(line.substr(0, colon)));
+        std::string_view value = text::TrimAscii(line.substr(colon + 1));
         if (name == "content-disposition") {
           has_disposition = true;
           part.name = Param(value, "name");

@@ -147,6 +147,18 @@ Status Runtime::OpenKnowledge(bool background_save) {
   return Status::Ok();
 }
 
+api::IndexInfo Runtime::KnowledgeStats() {
+  api::IndexInfo info;
+  auto index = index_->index();
+  info.total_vectors = static_cast<int64_t>(index->size());
+  info.dimension = static_cast<int64_t>(index->dimension());
+  info.index_size_mb = static_cast<double>(index->memory_bytes()) / (1024.0 * 1024.0);
+  info.index_type = index->type();
+  info.embedding_dimension = static_cast<int64_t>(embedder_->dimension());
+  info.embedding_cache_size = static_cast<int64_t>(embedding_cache_size());
+  return info;
+}
+
 size_t Runtime::embedding_cache_size() const { return cache_ != nullptr ? cache_->size() : 0; }
 
 Status Runtime::OpenChat() {

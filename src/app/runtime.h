@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "api/system_api.h"
 #include "app/config.h"
 #include "core/metrics.h"
 #include "core/status.h"
@@ -47,6 +48,8 @@ class Runtime {
   bool knowledge_open() const { return retriever_ != nullptr; }
   // Entries in the embedding cache (0 when it is off).
   size_t embedding_cache_size() const;
+  // The vector index and embedder figures of /api/stats (after OpenKnowledge).
+  api::IndexInfo KnowledgeStats();
 
   // Opens the LLM client chosen by llm.provider and the chat service (after OpenKnowledge).
   Status OpenChat();

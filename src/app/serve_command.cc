@@ -141,17 +141,7 @@ int RunServe(const Config& config) {
                            return api::CheckResult{h.ok, h.detail, 0};
                          },
                          /*critical=*/false});
-  deps.index_info = [&rt] {
-    api::IndexInfo info;
-    auto index = rt.index().index();
-    info.total_vectors = static_cast<int64_t>(index->size());
-    info.dimension = static_cast<int64_t>(index->dimension());
-    info.index_size_mb = static_cast<double>(index->memory_bytes()) / (1024.0 * 1024.0);
-    info.index_type = index->type();
-    info.embedding_dimension = static_cast<int64_t>(rt.embedder().dimension());
-    info.embedding_cache_size = static_cast<int64_t>(rt.embedding_cache_size());
-    return info;
-  };
+  deps.index_info = [&rt] { return rt.KnowledgeStats(); };
   api::SystemApiOptions sys_options;
   sys_options.history_default_limit = config.history_default_limit;
   sys_options.history_max_limit = config.history_max_limit;

@@ -318,6 +318,23 @@ size_t SpaceLengthBefore(std::string_view s, size_t pos) {
   return 0;
 }
 
+std::string_view TrimAscii(std::string_view s) {
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+  };
+  while (!s.empty() && space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string AsciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 std::string_view TrimSpace(std::string_view s) {
   size_t b = 0;
   while (size_t w = SpaceLengthAt(s, b)) b += w;

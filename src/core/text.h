@@ -59,6 +59,10 @@ size_t SpaceLengthAt(std::string_view s, size_t pos);
 size_t SpaceLengthBefore(std::string_view s, size_t pos);
 // `s` without leading and trailing whitespace (as defined above).
 std::string_view TrimSpace(std::string_view s);
+// `s` without leading and trailing ASCII whitespace (protocol text: headers, robots.txt, ...).
+std::string_view TrimAscii(std::string_view s);
+// `s` with ASCII letters lower-cased, other bytes unchanged (header names, hosts, charsets).
+std::string AsciiLower(std::string_view s);
 
 // ---- folding and tokens ----
 

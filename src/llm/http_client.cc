@@ -10,6 +10,8 @@
 #include <curl/curl.h>
 #include <boost/json.hpp>
 
+#include "core/text.h"
+
 namespace jrvs::llm {
 namespace {
 
@@ -34,19 +36,6 @@ std::string RedactUrl(std::string_view url) {
   auto at = out.rfind('@', path == std::string::npos ? out.size() : path);
   if (at != std::string::npos && at >= host_start) out.erase(host_start, at + 1 - host_start);
   return out;
-}
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
 }
 
 // No proxy for loopback, plus whatever no_proxy the environment lists.
@@ -103,8 +92,8 @@ size_t HeaderCallback(char* data, size_t size, size_t nitems, void* user) {
   }
   auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    t->headers.emplace_back(ToLower(Trim(line.substr(0, colon))),
-                            std::string(Trim(line.substr(colon + 1))));
+    t->headers.emplace_back(text::AsciiLower(text::TrimAscii(line.substr(0, colon))),
+                            std::string(text::TrimAscii(line.substr(colon + 1))));
   }
   return n;
 }
@@ -255,7 +244,7 @@ Status HttpErrorStatus(int status, std::string_view body, std::string_view what)
     }
   }
   if (detail.empty()) {
-    std::string_view trimmed = Trim(body);
+    std::string_view trimmed = text::TrimAscii(body);
     detail = std::string(trimmed.substr(0, 200));
   }
   std::string message = "HTTP " + std::to_string(status) + " from " + std::string(what);

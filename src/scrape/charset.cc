@@ -7,17 +7,13 @@
 #include <cerrno>
 #include <string>
 
+#include "core/text.h"
+
 namespace jrvs::scrape {
 namespace {
 
 constexpr size_t kMetaScanBytes = 2048;
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Length of the valid UTF-8 sequence at the start of `s`, or 0 if it is not one (overlongs,
 // surrogates and code points above U+10FFFF are invalid).
@@ -95,7 +91,7 @@ std::string ReadCharsetValue(std::string_view s, size_t pos) {
          s[end] != '/' && !std::isspace(static_cast<unsigned char>(s[end]))) {
     ++end;
   }
-  return Lower(s.substr(pos, end - pos));
+  return text::AsciiLower(s.substr(pos, end - pos));
 }
 
 }  // namespace
@@ -126,7 +122,7 @@ std::string SanitizeUtf8(std::string_view text) {
 }
 
 std::string CharsetFromContentType(std::string_view content_type) {
-  std::string lower = Lower(content_type);
+  std::string lower = text::AsciiLower(content_type);
   size_t pos = 0;
   while ((pos = lower.find("charset", pos)) != std::string::npos) {
     std::string v = ReadCharsetValue(lower, pos + 7);
@@ -137,7 +133,7 @@ std::string CharsetFromContentType(std::string_view content_type) {
 }
 
 std::string CharsetFromMeta(std::string_view head) {
-  std::string lower = Lower(head.substr(0, kMetaScanBytes));
+  std::string lower = text::AsciiLower(head.substr(0, kMetaScanBytes));
   size_t pos = 0;
   while ((pos = lower.find("<meta", pos)) != std::string::npos) {
     size_t end = lower.find('>', pos);
@@ -155,7 +151,7 @@ std::string CharsetFromMeta(std::string_view head) {
 }
 
 std::string NormalizeCharset(std::string_view label_in) {
-  std::string label = Lower(label_in);
+  std::string label = text::AsciiLower(label_in);
   static const std::string_view kUtf8[] = {"utf-8", "utf8", "unicode-1-1-utf-8"};
   static const std::string_view k1252[] = {
       "windows-1252", "cp1252", "x-cp1252", "iso-8859-1", "iso8859-1", "iso_8859-1",

@@ -11,25 +11,13 @@
 #include <boost/url.hpp>
 
 #include "core/sha256.h"
+#include "core/text.h"
 
 namespace jrvs::scrape {
 
 namespace urls = boost::urls;
 
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 bool IsHtml(std::string_view type) {
   return type == "text/html" || type == "application/xhtml+xml";
@@ -73,7 +61,7 @@ void DecodeXmlEntities(std::string& s) {
 // "" if either does not parse.
 std::string ResolveAgainst(std::string_view base, std::string_view ref) {
   auto b = urls::parse_uri(base);
-  auto r = urls::parse_uri_reference(Trim(ref));
+  auto r = urls::parse_uri_reference(text::TrimAscii(ref));
   if (!b || !r) return {};
   urls::url out;
   if (!urls::resolve(*b, *r, out)) return {};
@@ -83,16 +71,16 @@ std::string ResolveAgainst(std::string_view base, std::string_view ref) {
 }  // namespace
 
 std::string CanonicalUrl(std::string_view url) {
-  auto parsed = urls::parse_uri(Trim(url));
+  auto parsed = urls::parse_uri(text::TrimAscii(url));
   if (!parsed) return {};
   const urls::url_view& u = *parsed;
-  std::string scheme = Lower(u.scheme());
+  std::string scheme = text::AsciiLower(u.scheme());
   if (scheme != "http" && scheme != "https") return {};
   if (!u.has_authority() || u.encoded_host().empty()) return {};
   std::string out = scheme;
   out.append("://");
   if (u.has_userinfo()) out.append(u.encoded_userinfo()).push_back('@');
-  out.append(Lower(u.encoded_host()));
+  out.append(text::AsciiLower(u.encoded_host()));
   std::string_view port = u.port();
   bool default_port =
       port.empty() || (scheme == "http" && port == "80") || (scheme == "https" && port == "443");
@@ -104,9 +92,9 @@ std::string CanonicalUrl(std::string_view url) {
 }
 
 std::string UrlHost(std::string_view url) {
-  auto parsed = urls::parse_uri(Trim(url));
+  auto parsed = urls::parse_uri(text::TrimAscii(url));
   if (!parsed || !parsed->has_authority()) return {};
-  return Lower(parsed->encoded_host());
+  return text::AsciiLower(parsed->encoded_host());
 }
 
 const char* PageStatusName(PageStatus s) {
@@ -147,7 +135,7 @@ std::vector<std::string> ParseSitemap(std::string_view xml) {
     size_t start = open + 5;
     size_t close = xml.find("</loc>", start);
     if (close == std::string_view::npos) break;
-    std::string loc(Trim(xml.substr(start, close - start)));
+    std::string loc(text::TrimAscii(xml.substr(start, close - start)));
     DecodeXmlEntities(loc);
     if (!loc.empty()) out.push_back(std::move(loc));
     pos = close + 6;
@@ -198,7 +186,7 @@ class CrawlRun {
         prior_(prior),
         progress_(progress),
         cancel_(cancel) {
-    for (const auto& h : options_.allow_hosts) hosts_.insert(Lower(h));
+    for (const auto& h : options_.allow_hosts) hosts_.insert(text::AsciiLower(h));
   }
 
   CrawlReport Run(std::string_view start_url) {

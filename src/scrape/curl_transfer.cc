@@ -12,24 +12,13 @@
 
 #include <fmt/format.h>
 
+#include "core/text.h"
 #include "scrape/charset.h"
 
 namespace jrvs::scrape {
 namespace {
 
 constexpr size_t kOtherStatusBodyCap = 64 * 1024;  // bodies of redirects and errors
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 void GlobalInit() {
   static std::once_flag once;
@@ -119,14 +108,14 @@ size_t HeaderCallback(char* data, size_t size, size_t count, void* user) {
         sp == std::string_view::npos ? 0 : std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
     return n;
   }
-  if (Trim(line).empty()) {
+  if (text::TrimAscii(line).empty()) {
     if (st.status >= 100 && st.status < 200) return n;
     return OnHeadersDone(st) ? n : 0;
   }
   auto colon = line.find(':');
   if (colon != std::string_view::npos) {
-    st.headers.emplace_back(Lower(Trim(line.substr(0, colon))),
-                            std::string(Trim(line.substr(colon + 1))));
+    st.headers.emplace_back(text::AsciiLower(text::TrimAscii(line.substr(0, colon))),
+                            std::string(text::TrimAscii(line.substr(colon + 1))));
   }
   return n;
 }
@@ -182,7 +171,7 @@ std::optional<IpAddress> ParseAnyIp(std::string_view text) {
 }  // namespace
 
 std::string MediaType(std::string_view content_type) {
-  return Lower(Trim(content_type.substr(0, content_type.find(';'))));
+  return text::AsciiLower(text::TrimAscii(content_type.substr(0, content_type.find(';'))));
 }
 
 bool IsAcceptedType(std::string_view media_type, bool accept_xml) {
@@ -194,7 +183,7 @@ bool IsAcceptedType(std::string_view media_type, bool accept_xml) {
 std::string SniffMediaType(std::string_view body) {
   std::string_view head = body.substr(0, 1024);
   if (head.substr(0, 3) == "\xEF\xBB\xBF") head.remove_prefix(3);
-  head = Trim(head);
+  head = text::TrimAscii(head);
   if (head.substr(0, 5) == "%PDF-") return "application/pdf";
   if (!head.empty() && head.front() == '<') return "text/html";
   if (IsValidUtf8(body) && body.find('\0') == std::string_view::npos) return "text/plain";

@@ -3,20 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/text.h"
+
 namespace jrvs::scrape {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 // Wildcard match of the whole `text` against `pattern` where '*' matches any run: the greedy
 // two-pointer algorithm with backtracking to the last star (linear in practice, no recursion).
@@ -46,9 +36,9 @@ constexpr size_t kMaxOrigins = 4096;
 }  // namespace
 
 std::string RobotsAgentToken(std::string_view user_agent) {
-  user_agent = Trim(user_agent);
+  user_agent = text::TrimAscii(user_agent);
   auto end = user_agent.find_first_of("/ \t");
-  return Lower(user_agent.substr(0, end));
+  return text::AsciiLower(user_agent.substr(0, end));
 }
 
 bool RobotsPatternMatches(std::string_view pattern, bool anchored, std::string_view path) {
@@ -65,7 +55,7 @@ RobotsRules RobotsRules::Parse(std::string_view text, std::string_view agent_tok
   };
   std::vector<Group> groups;
   bool in_agent_lines = false;  // the previous meaningful line was a User-agent line
-  std::string token = Lower(agent_token);
+  std::string token = text::AsciiLower(agent_token);
 
   while (!text.empty()) {
     auto nl = text.find_first_of("\r\n");
@@ -74,8 +64,8 @@ RobotsRules RobotsRules::Parse(std::string_view text, std::string_view agent_tok
     if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
     auto colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    std::string key = Lower(Trim(line.substr(0, colon)));
-    std::string_view value = Trim(line.substr(colon + 1));
+    std::string key = text::AsciiLower(text::TrimAscii(line.substr(0, colon)));
+    std::string_view value = text::TrimAscii(line.substr(colon + 1));
     if (key == "user-agent") {
       if (!in_agent_lines) groups.emplace_back();
       in_agent_lines = true;

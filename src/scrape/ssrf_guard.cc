@@ -11,14 +11,10 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
+#include "core/text.h"
+
 namespace jrvs::scrape {
 namespace {
-
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Parses one part of a numeric IPv4 host: decimal, octal (leading 0) or hex (0x).
 std::optional<uint64_t> ParseIpv4Part(std::string_view part) {
@@ -258,7 +254,7 @@ std::vector<std::string> SplitHostList(std::string_view comma_list) {
   std::vector<std::string> out;
   while (!comma_list.empty()) {
     auto comma = comma_list.find(',');
-    std::string entry = Lower(comma_list.substr(0, comma));
+    std::string entry = text::AsciiLower(comma_list.substr(0, comma));
     entry.erase(0, entry.find_first_not_of(" \t"));
     entry.erase(entry.find_last_not_of(" \t") + 1);
     if (!entry.empty()) out.push_back(std::move(entry));
@@ -269,8 +265,8 @@ std::vector<std::string> SplitHostList(std::string_view comma_list) {
 }
 
 SsrfGuard::SsrfGuard(SsrfGuardOptions options) : options_(std::move(options)) {
-  for (auto& h : options_.allow_hosts) h = Lower(h);
-  for (auto& h : options_.deny_hosts) h = Lower(h);
+  for (auto& h : options_.allow_hosts) h = text::AsciiLower(h);
+  for (auto& h : options_.deny_hosts) h = text::AsciiLower(h);
   for (const auto& cidr : options_.allow_addresses) {
     if (auto r = ParseCidr(cidr)) allowed_ranges_.push_back(*r);
   }
@@ -354,7 +350,7 @@ GuardVerdict SsrfGuard::Check(std::string_view url_in) const {
     return Refuse(FetchError::kInvalidUrl, "not an absolute URL");
   }
   CheckedUrl t;
-  t.scheme = Lower(url_in.substr(0, colon));
+  t.scheme = text::AsciiLower(url_in.substr(0, colon));
   if (t.scheme != "http" && t.scheme != "https") {
     return Refuse(FetchError::kInvalidUrl, "only http and https URLs are fetched");
   }
@@ -419,7 +415,7 @@ GuardVerdict SsrfGuard::Check(std::string_view url_in) const {
       }
       h.push_back(c);
     }
-    h = Lower(h);
+    h = text::AsciiLower(h);
     if (EndsInNumber(h)) {
       auto v4 = ParseNumericIpv4(h);
       if (!v4) return Refuse(FetchError::kInvalidUrl, "bad IPv4 address");
