@@ -147,6 +147,8 @@ const std::vector<KeySpec>& Specs() {
        "comma-separated hosts or .suffixes that alone may be fetched (empty = any)"},
       {"scrape.deny_hosts", &Config::scrape_deny_hosts,
        "comma-separated hosts or .suffixes never fetched"},
+      {"scrape.allow_addresses", &Config::scrape_allow_addresses,
+       "comma-separated CIDR ranges that may be fetched though private (e.g. 10.1.0.0/16)"},
       {"scrape.connect_timeout_ms", &Config::scrape_connect_timeout_ms, "scrape connect timeout", 1,
        kMaxMs},
       {"scrape.timeout_ms", &Config::scrape_timeout_ms, "whole fetch, redirects included", 1,

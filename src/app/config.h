@@ -98,9 +98,10 @@ struct Config {
   int64_t chat_history_turns = 6;   // past turns sent to the model
   int64_t chat_context_chunks = 5;  // chunks retrieved per message
   // [scrape] (the web fetcher, scrape/curl_fetcher.h; mirrored by CurlFetcherOptions)
-  bool scrape_allow_private = false;  // fetch private/loopback addresses (never cloud metadata)
-  std::string scrape_allow_hosts;     // comma-separated hosts or .suffixes; empty = any host
-  std::string scrape_deny_hosts;      // comma-separated hosts or .suffixes; always refused
+  bool scrape_allow_private = false;   // fetch private/loopback addresses (never cloud metadata)
+  std::string scrape_allow_hosts;      // comma-separated hosts or .suffixes; empty = any host
+  std::string scrape_deny_hosts;       // comma-separated hosts or .suffixes; always refused
+  std::string scrape_allow_addresses;  // comma-separated CIDR ranges exempt from the private check
   int64_t scrape_connect_timeout_ms = 5000;
   int64_t scrape_timeout_ms = 15000;   // whole fetch, redirects included
   int64_t scrape_max_bytes = 5 << 20;  // body cap; larger pages are refused

@@ -243,6 +243,7 @@ Status Runtime::OpenScraper() {
   o.allow_private = c.scrape_allow_private;
   o.allow_hosts = scrape::SplitHostList(c.scrape_allow_hosts);
   o.deny_hosts = scrape::SplitHostList(c.scrape_deny_hosts);
+  o.allow_addresses = scrape::SplitHostList(c.scrape_allow_addresses);
   o.connect_timeout_ms = static_cast<int>(c.scrape_connect_timeout_ms);
   o.timeout_ms = static_cast<int>(c.scrape_timeout_ms);
   o.max_bytes = static_cast<size_t>(c.scrape_max_bytes);

@@ -161,6 +161,20 @@ TEST(ScrapeE2E, PrivateAddressIsRefusedWithoutAllowPrivate) {
   EXPECT_EQ(error.at("code").as_string(), "permission_denied");
   EXPECT_EQ(error.at("reason").as_string(), "blocked");
   EXPECT_EQ(site->Requests("/index.html"), 0u);
+  EXPECT_EQ(server->Stop(), 0);
+
+  // scrape.allow_addresses opens exactly the listed range.
+  TempDir dir2;
+  auto opened = ServerProcess::Start(
+      dir2.path(), {},
+      {{"JRVS_SCRAPE_ALLOW_ADDRESSES", "127.0.0.1/32"}, {"JRVS_SCRAPE_POLITENESS_MS", "0"}});
+  ASSERT_TRUE(opened);
+  auto client2 = opened->Client();
+  r = PostScrape(client2, {{"url", site->Url("/index.html")}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  r = PostScrape(client2, {{"url", site->Url("/redirect?to=http://127.0.0.2/")}});
+  EXPECT_EQ(r.status, 403) << r.body;  // another loopback address is still refused
+  EXPECT_EQ(opened->Stop(), 0);
 }
 
 // A small site: root -> a1, a2, a3 (a1 links back to root: a loop; a2 -> b2 one level deeper),
