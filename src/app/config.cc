@@ -97,6 +97,8 @@ const std::vector<KeySpec>& Specs() {
       {"index.hnsw_m", &Config::index_hnsw_m, "HNSW links per node", 4, 256},
       {"index.ef_construction", &Config::index_ef_construction, "HNSW build beam width", 8, 4096},
       {"index.ef_search", &Config::index_ef_search, "HNSW search beam width", 1, 4096},
+      {"index.build_threads", &Config::index_build_threads,
+       "threads for background HNSW builds (0 = cores)", 0, 256},
       {"index.save_interval_s", &Config::index_save_interval_s,
        "seconds between saves of a changed index", 1, 86400},
       {"retrieval.mode",

@@ -104,6 +104,11 @@ Status Runtime::OpenKnowledge(bool background_save) {
   index_options.faiss.hnsw_m = static_cast<int>(c.index_hnsw_m);
   index_options.faiss.hnsw_ef_construction = static_cast<int>(c.index_ef_construction);
   index_options.faiss.hnsw_ef_search = static_cast<int>(c.index_ef_search);
+  // Builds run on the index's background thread; searches always use one thread each.
+  index_options.faiss.build_threads =
+      c.index_build_threads > 0
+          ? static_cast<int>(c.index_build_threads)
+          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (Status s = index_options.faiss.Validate(); !s.ok()) {
     return Status(StatusCode::kInvalidArgument, "index: " + s.message());
   }
