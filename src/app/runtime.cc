@@ -33,6 +33,8 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config) {
   options.busy_timeout_ms = static_cast<int>(config.store_busy_timeout_ms);
   options.max_batch_ops = static_cast<size_t>(config.store_batch_max);
   options.write_queue_capacity = static_cast<size_t>(config.store_queue_capacity);
+  options.cache_size_kib = static_cast<int>(config.store_cache_kib);
+  options.mmap_size_bytes = config.store_mmap_bytes;
   auto store = store::SqliteStore::Open(options, &rt->metrics_, nullptr);
   if (!store) return Error(store.error());
   rt->store_ = std::move(*store);
