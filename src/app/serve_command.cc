@@ -190,7 +190,13 @@ int RunServe(const Config& config) {
   };
   http::RouteOptions slow_route;
   slow_route.slow = true;
-  route("POST", "/api/chat", chat_bind(&api::ChatApi::Chat), slow_route);
+  // With llm.provider = extractive a chat never waits: it is CPU work like a search, and on the
+  // slow pool 50 concurrent chats would be 50 threads time-slicing 2 cores (measured: most of
+  // the CPU went to context switches and P95 rose with it). It then runs on the workers.
+  // (Streamed answers still run on the slow pool, as every stream does.)
+  http::RouteOptions chat_route = slow_route;
+  chat_route.slow = config.llm_provider != "extractive";
+  route("POST", "/api/chat", chat_bind(&api::ChatApi::Chat), chat_route);
   route("GET", "/api/models", chat_bind(&api::ChatApi::ListModels), slow_route);
   route("POST", "/api/models/switch/{name}", chat_bind(&api::ChatApi::SwitchModel), slow_route);
   // WS /ws/chat streams tokens over a WebSocket; each message runs on the slow pool too.
