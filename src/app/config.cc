@@ -102,7 +102,7 @@ const std::vector<KeySpec>& Specs() {
       {"index.ef_construction", &Config::index_ef_construction, "HNSW build beam width", 8, 4096},
       {"index.ef_search", &Config::index_ef_search, "HNSW search beam width", 1, 4096},
       {"index.build_threads", &Config::index_build_threads,
-       "threads for background HNSW builds (0 = cores)", 0, 256},
+       "threads for background HNSW builds (0 = 1 in serve, all cores in batch commands)", 0, 256},
       {"index.save_interval_s", &Config::index_save_interval_s,
        "seconds between saves of a changed index", 1, 86400},
       {"retrieval.mode",
