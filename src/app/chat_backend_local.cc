@@ -111,6 +111,7 @@ Result<std::unique_ptr<ChatBackend>> MakeLocalChatBackend(const Config& config) 
   auto runtime = Runtime::Open(config);
   if (!runtime) return Error(runtime.error());
   if (Status s = (*runtime)->OpenKnowledge(/*background_save=*/false); !s.ok()) return Error(s);
+  if (Status s = (*runtime)->EnableMemorySearch(); !s.ok()) return Error(s);
   if (Status s = (*runtime)->OpenChat(); !s.ok()) return Error(s);
   return std::unique_ptr<ChatBackend>(std::make_unique<LocalChatBackend>(std::move(*runtime)));
 }

@@ -81,6 +81,8 @@ const std::vector<KeySpec>& Specs() {
       {"store.batch_max", &Config::store_batch_max, "writes per group commit", 1, 100'000},
       {"store.cache_kib", &Config::store_cache_kib, "SQLite page cache per connection (KiB)", 0,
        1 << 22},
+      {"store.memory_fts", &Config::store_memory_fts,
+       "serve and chat search in-memory copies of the full-text indexes (built at start)"},
       {"store.mmap_bytes", &Config::store_mmap_bytes,
        "SQLite memory-mapped I/O per connection (bytes, 0 = off)", 0, 1LL << 40},
       {"store.queue_capacity", &Config::store_queue_capacity, "pending writes before 503", 1,

@@ -52,6 +52,7 @@ struct Config {
   int64_t store_batch_max = 512;  // writes per group commit
   int64_t store_queue_capacity = 65536;
   int64_t store_cache_kib = 8192;  // SQLite page cache per connection, KiB
+  bool store_memory_fts = true;    // serve/chat: search in-memory copies of the FTS5 indexes
   int64_t store_mmap_bytes = 0;    // SQLite memory-mapped reads per connection; 0 = off
   // [history]
   int64_t history_default_limit = 50;  // turns returned by GET /api/history without ?limit=

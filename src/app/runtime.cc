@@ -37,6 +37,7 @@ Result<std::unique_ptr<Runtime>> Runtime::Open(const Config& config) {
   options.mmap_size_bytes = config.store_mmap_bytes;
   auto store = store::SqliteStore::Open(options, &rt->metrics_, nullptr);
   if (!store) return Error(store.error());
+  rt->sqlite_ = store->get();
   rt->store_ = std::move(*store);
   return rt;
 }
@@ -54,6 +55,21 @@ Runtime::~Runtime() {
       spdlog::error("saving the vector index failed: {}", s.message());
     }
   }
+}
+
+Status Runtime::EnableMemorySearch() {
+  if (!config_.store_memory_fts) return Status::Ok();
+  auto t0 = std::chrono::steady_clock::now();
+  if (Status s = sqlite_->EnableMemoryFts(); !s.ok()) {
+    return Status(s.code(), "store.memory_fts: " + s.message());
+  }
+  store::MemoryFtsStats chunks = sqlite_->MemoryFtsChunkStats();
+  store::MemoryFtsStats documents = sqlite_->MemoryFtsDocumentStats();
+  spdlog::info("full-text index in memory: {} chunks, {} documents, {:.1f} MiB, built in {:.2f} s",
+               chunks.live_rows, documents.live_rows,
+               static_cast<double>(chunks.bytes + documents.bytes) / (1 << 20),
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return Status::Ok();
 }
 
 Result<std::unique_ptr<rag::Embedder>> Runtime::MakeEmbedder() {

@@ -23,6 +23,10 @@
 #include "scrape/fetcher.h"
 #include "store/store.h"
 
+namespace jrvs::store {
+class SqliteStore;
+}  // namespace jrvs::store
+
 namespace jrvs::app {
 
 class Runtime {
@@ -36,6 +40,10 @@ class Runtime {
   // retriever. `background_save` starts a thread saving a changed index every
   // index.save_interval_s seconds.
   Status OpenKnowledge(bool background_save);
+
+  // With store.memory_fts (the default), builds the in-memory copies of the full-text indexes
+  // (store/memory_fts.h) that searches use from then on. For long-running commands (serve, chat).
+  Status EnableMemorySearch();
 
   const Config& config() const { return config_; }
   MetricsRegistry& metrics() { return metrics_; }
@@ -75,6 +83,7 @@ class Runtime {
   Config config_;
   MetricsRegistry metrics_;
   std::unique_ptr<store::Store> store_;
+  store::SqliteStore* sqlite_ = nullptr;  // store_, as the SQLite backend it is
   std::unique_ptr<rag::Embedder> embedder_;
   const rag::CachingEmbedder* cache_ = nullptr;  // inside embedder_ when the cache is on
   std::unique_ptr<rag::IndexManager> index_;

@@ -123,6 +123,10 @@ int RunServe(const Config& config) {
     spdlog::critical("cannot start: {}", s.message());
     return kExitFailure;
   }
+  if (Status s = rt.EnableMemorySearch(); !s.ok()) {
+    spdlog::critical("cannot start: {}", s.message());
+    return kExitFailure;
+  }
   if (Status s = rt.OpenChat(); !s.ok()) {
     spdlog::critical("cannot start: {}", s.message());
     return kExitFailure;

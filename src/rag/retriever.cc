@@ -258,24 +258,24 @@ Result<std::vector<DocumentHit>> HybridRetriever::SearchDocuments(std::string_vi
   query = text::TruncateUtf8(query, options_.max_query_bytes);
   const SearchMode m = mode.value_or(options_.mode);
   const size_t n = std::max(limit * 4, options_.candidates);
-  std::unordered_map<int64_t, DocumentHit> docs;
+  const std::vector<std::string> terms = LexicalTerms(query);
+  // Ranked on ids and scores alone; titles, URLs and previews are read for the results only.
+  struct Candidate {
+    double score = 0;
+    int64_t best_chunk = 0;  // the document's best vector hit (0: none)
+  };
+  std::unordered_map<int64_t, Candidate> docs;
 
   if (m != SearchMode::kVector && options_.lexical_weight > 0) {
     auto t1 = Clock::now();
-    auto hits =
-        store_.SearchDocumentsText(LexicalTerms(query), static_cast<int>(n), options_.title_weight);
+    auto hits = store_.SearchDocumentsText(terms, static_cast<int>(n), options_.title_weight);
     if (!hits) return Error(hits.error());
     double ms = MsSince(t1);
     if (timings != nullptr) timings->lexical_ms = ms;
     if (lexical_seconds_ != nullptr) lexical_seconds_->Observe(ms / 1000);
     for (size_t i = 0; i < hits->size(); ++i) {
-      auto& h = (*hits)[i];
-      DocumentHit& d = docs[h.document_id];
-      d.document_id = h.document_id;
-      d.title = std::move(h.title);
-      d.url = std::move(h.url);
-      d.preview = Preview(h.snippet, 200);
-      d.score += options_.lexical_weight / (options_.rrf_k + static_cast<double>(i + 1));
+      docs[(*hits)[i].document_id].score +=
+          options_.lexical_weight / (options_.rrf_k + static_cast<double>(i + 1));
     }
   }
 
@@ -292,39 +292,81 @@ Result<std::vector<DocumentHit>> HybridRetriever::SearchDocuments(std::string_vi
       std::vector<int64_t> ids;
       ids.reserve(hits->size());
       for (const auto& h : *hits) ids.push_back(h.id);
-      auto t2 = Clock::now();
-      auto views = store_.GetChunks(ids);
-      if (!views) return Error(views.error());
-      if (timings != nullptr) timings->fetch_ms = MsSince(t2);
+      auto refs = store_.ChunkDocumentIds(ids);
+      if (!refs) return Error(refs.error());
       // Chunks come back in hit order; a document ranks where its best chunk does.
       int rank = 0;
       std::unordered_set<int64_t> ranked;
-      for (auto& v : *views) {
-        if (!ranked.insert(v.document_id).second) continue;
+      for (const store::ChunkRef& ref : *refs) {
+        if (!ranked.insert(ref.document_id).second) continue;
         ++rank;
-        DocumentHit& d = docs[v.document_id];
-        if (d.document_id == 0) {
-          d.document_id = v.document_id;
-          d.title = std::move(v.title);
-          d.url = std::move(v.url);
-        }
-        d.preview = Preview(v.text, 200);
-        d.chunk_index = v.chunk_index;
+        Candidate& d = docs[ref.document_id];
+        d.best_chunk = ref.chunk_id;
         d.score += options_.vector_weight / (options_.rrf_k + static_cast<double>(rank));
       }
     }
   }
 
-  std::vector<DocumentHit> out;
-  out.reserve(docs.size());
-  for (auto& [id, d] : docs) {
-    if (d.score >= options_.min_score) out.push_back(std::move(d));
+  std::vector<std::pair<int64_t, Candidate>> ranked;
+  ranked.reserve(docs.size());
+  for (const auto& [id, d] : docs) {
+    if (d.score >= options_.min_score) ranked.emplace_back(id, d);
   }
-  std::sort(out.begin(), out.end(), [](const DocumentHit& a, const DocumentHit& b) {
-    if (a.score != b.score) return a.score > b.score;
-    return a.document_id < b.document_id;
+  std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+    if (a.second.score != b.second.score) return a.second.score > b.second.score;
+    return a.first < b.first;
   });
-  if (out.size() > limit) out.resize(limit);
+
+  // Details of the best `limit`; a document deleted meanwhile is skipped and the next one taken.
+  auto t2 = Clock::now();
+  std::vector<DocumentHit> out;
+  size_t next = 0;
+  while (out.size() < limit && next < ranked.size()) {
+    const size_t take = std::min(limit - out.size(), ranked.size() - next);
+    std::vector<int64_t> chunk_ids;
+    std::vector<int64_t> doc_ids;  // documents without a vector hit: a snippet
+    for (size_t i = next; i < next + take; ++i) {
+      if (ranked[i].second.best_chunk != 0) {
+        chunk_ids.push_back(ranked[i].second.best_chunk);
+      } else {
+        doc_ids.push_back(ranked[i].first);
+      }
+    }
+    auto views = store_.GetChunks(chunk_ids);
+    if (!views) return Error(views.error());
+    std::unordered_map<int64_t, DocumentHit> found;
+    for (auto& v : *views) {
+      DocumentHit& d = found[v.document_id];
+      d.title = std::move(v.title);
+      d.url = std::move(v.url);
+      d.preview = Preview(v.text, 200);
+      d.chunk_index = v.chunk_index;
+    }
+    // A document whose best chunk was replaced since the search still shows, with a snippet.
+    for (size_t i = next; i < next + take; ++i) {
+      if (ranked[i].second.best_chunk != 0 && !found.contains(ranked[i].first)) {
+        doc_ids.push_back(ranked[i].first);
+      }
+    }
+    auto previews = store_.GetDocumentPreviews(doc_ids, terms, 24);
+    if (!previews) return Error(previews.error());
+    for (auto& p : *previews) {
+      DocumentHit& d = found[p.document_id];
+      d.title = std::move(p.title);
+      d.url = std::move(p.url);
+      d.preview = Preview(p.snippet, 200);
+    }
+    for (size_t i = next; i < next + take; ++i) {
+      auto it = found.find(ranked[i].first);
+      if (it == found.end()) continue;
+      DocumentHit& d = it->second;
+      d.document_id = ranked[i].first;
+      d.score = ranked[i].second.score;
+      out.push_back(std::move(d));
+    }
+    next += take;
+  }
+  if (timings != nullptr) timings->fetch_ms = MsSince(t2);
   double top = out.empty() ? 1 : out.front().score;
   for (auto& d : out) d.similarity = top > 0 ? d.score / top : 0;
   if (retrieval_seconds_ != nullptr) retrieval_seconds_->Observe(MsSince(t0) / 1000);

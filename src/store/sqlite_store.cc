@@ -129,6 +129,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(SqliteOptions options,
   if (metrics != nullptr) store_metrics = SqliteStoreMetrics::Create(*metrics);
   std::unique_ptr<SqliteStore> store(
       new SqliteStore(std::move(options), clock, std::move(store_metrics)));
+  Result<std::unique_ptr<FtsTokenizer>> tokenizer = FtsTokenizer::Create("porter unicode61");
+  if (!tokenizer) return Error(tokenizer.error());
+  store->tokenizer_ = std::move(*tokenizer);
   conn_options.writer = false;
   conn_options.query_only = true;
   store->readers_ =

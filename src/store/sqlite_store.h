@@ -31,6 +31,7 @@
 // Open are borrowed and must outlive it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -46,6 +47,8 @@
 #include "core/metrics.h"
 #include "core/status.h"
 #include "store/fts_planner.h"
+#include "store/fts_tokenizer.h"
+#include "store/memory_fts.h"
 #include "store/store.h"
 
 namespace jrvs::store {
@@ -151,6 +154,11 @@ class SqliteStore final : public Store {
                                           int limit) override;
   Result<std::vector<DocumentTextHit>> SearchDocumentsText(const std::vector<std::string>& terms,
                                                            int limit, double title_weight) override;
+  // The snippet looks at the first 256 KiB of the content only.
+  Result<std::vector<DocumentPreview>> GetDocumentPreviews(const std::vector<int64_t>& ids,
+                                                           const std::vector<std::string>& terms,
+                                                           size_t max_tokens) override;
+  Result<std::vector<ChunkRef>> ChunkDocumentIds(const std::vector<int64_t>& chunk_ids) override;
   // Runs on one reader connection inside one read snapshot for the whole scan.
   Status ForEachChunkEmbedding(
       int64_t after_id,
@@ -180,6 +188,16 @@ class SqliteStore final : public Store {
   // then rename). AlreadyExists if `path` exists.
   Status BackupTo(const std::string& path);
 
+  // Builds in-memory copies of the full-text indexes (store/memory_fts.h) from the database and
+  // answers SearchText, SearchDocumentsText and ChunkDocumentIds from them from then on; every
+  // later write updates them as it commits. Meant for long-running processes (serve, chat): it
+  // reads and tokenizes every chunk and document once (writes wait meanwhile). Idempotent.
+  Status EnableMemoryFts();
+  bool memory_fts_enabled() const { return memory_fts_.load(std::memory_order_acquire); }
+  // Live rows, terms, postings and bytes of the chunk and document copies (zeros when off).
+  MemoryFtsStats MemoryFtsChunkStats() const;
+  MemoryFtsStats MemoryFtsDocumentStats() const;
+
   WriterStats GetWriterStats() const;
   const std::string& path() const { return options_.path; }
 
@@ -194,6 +212,19 @@ class SqliteStore final : public Store {
   // Records that document `id` was read at `now_ms`; schedules the background write.
   void NoteAccess(int64_t id, int64_t now_ms);
   Status FlushAccesses(SqliteConnection& conn);
+  // Rows for the in-memory full-text copies, tokenized before a write (when the copies are on).
+  struct MemoryFtsRows {
+    MemoryFtsRow document;
+    std::vector<MemoryFtsRow> chunks;  // in chunk_index order, as InsertChunks stores them
+  };
+  Result<MemoryFtsRows> PrepareMemoryFtsRows(const NewDocument& doc,
+                                             const std::vector<NewChunk>& chunks) const;
+  // Writer thread, after the commit of a PutDocument / DeleteDocument.
+  void ApplyPutToMemoryFts(const NewDocument& doc, const std::vector<NewChunk>& chunks,
+                           const PutDocumentResult& result, std::optional<MemoryFtsRows>& rows);
+  void ApplyDeleteToMemoryFts(int64_t document_id, const std::vector<int64_t>& chunk_ids);
+  // Query words -> FTS5 query tokens (porter-stemmed), in order, duplicates kept.
+  Result<std::vector<std::string>> QueryTokens(const std::vector<std::string>& terms) const;
   // Called by the checkpointer after a background checkpoint: completes it on the writer thread.
   void FinishCheckpoint();
 
@@ -204,6 +235,12 @@ class SqliteStore final : public Store {
   std::unique_ptr<SqliteReaderPool> readers_;
   std::unique_ptr<SqliteWriter> writer_;
   FtsPlanner fts_planner_;  // thread-safe; caches document frequencies
+  std::unique_ptr<FtsTokenizer> tokenizer_;  // FTS5's tokenizer (snippets, memory copies)
+  // In-memory copies of chunks_fts / documents_fts; set once by EnableMemoryFts, on the writer
+  // thread, before memory_fts_ turns true (and never reset while the store lives).
+  std::unique_ptr<MemoryFts> chunks_memory_;
+  std::unique_ptr<MemoryFts> documents_memory_;
+  std::atomic<bool> memory_fts_{false};
 
   std::mutex access_mu_;  // guards pending_access_ and access_flush_queued_
   std::unordered_map<int64_t, int64_t> pending_access_;  // document id -> last access (ms)

@@ -148,6 +148,13 @@ Result<PutDocumentResult> SqliteStore::PutDocument(const NewDocument& doc,
   }
 
   PutDocumentResult result;
+  // Tokenized here, on the caller's thread, so the writer thread only appends postings.
+  std::optional<MemoryFtsRows> memory_rows;
+  if (memory_fts_enabled()) {
+    Result<MemoryFtsRows> rows = PrepareMemoryFtsRows(doc, chunks);
+    if (rows) memory_rows = std::move(*rows);  // else ApplyPutToMemoryFts tries again
+  }
+  auto on_commit = [&] { ApplyPutToMemoryFts(doc, chunks, result, memory_rows); };
   Status status = writer_->Write([&](SqliteConnection& conn) -> Status {
     result = PutDocumentResult{};
     // Checked again: another writer may have stored it since the read above.
@@ -196,7 +203,7 @@ Result<PutDocumentResult> SqliteStore::PutDocument(const NewDocument& doc,
       result.id = conn.LastInsertRowId();
     }
     return InsertChunks(conn, result.id, chunks, embedding_model, result.chunk_ids);
-  });
+  }, SqliteWriter::Atomicity::kSavepoint, on_commit);
   if (!status.ok()) return timer.Finish<PutDocumentResult>(Error(std::move(status)));
   return timer.Finish<PutDocumentResult>(std::move(result));
 }
@@ -317,7 +324,7 @@ Result<std::vector<int64_t>> SqliteStore::DeleteDocument(int64_t id) {
     }
     deleted = std::move(*ids);
     return Status::Ok();
-  });
+  }, SqliteWriter::Atomicity::kSavepoint, [&] { ApplyDeleteToMemoryFts(id, deleted); });
   if (!status.ok()) return timer.Finish<std::vector<int64_t>>(Error(std::move(status)));
   return timer.Finish<std::vector<int64_t>>(std::move(deleted));
 }

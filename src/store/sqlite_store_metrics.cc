@@ -21,6 +21,8 @@ std::string_view DbOpName(DbOp op) {
       "get_chunks",
       "search_text",
       "search_documents_text",
+      "get_document_previews",
+      "chunk_document_ids",
       "for_each_chunk_embedding",
       "for_each_stale_chunk",
       "update_chunk_embeddings",

@@ -27,6 +27,8 @@ enum class DbOp : size_t {
   kGetChunks,
   kSearchText,
   kSearchDocumentsText,
+  kGetDocumentPreviews,
+  kChunkDocumentIds,
   kForEachChunkEmbedding,
   kForEachStaleChunk,
   kUpdateChunkEmbeddings,

@@ -1,5 +1,7 @@
 // SqliteStore: full-text search (SearchText over chunks, SearchDocumentsText over documents),
-// with the query terms chosen by the FtsPlanner (store/fts_planner.h).
+// answered by the in-memory copies when they are on (store/memory_fts.h), else by FTS5 with the
+// query terms chosen by the FtsPlanner (store/fts_planner.h); search-result previews.
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,16 +18,65 @@ namespace {
 constexpr const char kSearchText[] =
     "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ?1 AND rowid >= ?3"
     " ORDER BY rank LIMIT ?2";
-// bm25() weights: title, content. snippet(): the content column, 24 tokens at most. Ranked in a
-// subquery so that the join and snippet() run for the `limit` best rows only (SQLite computes
-// the result columns of every matching row before sorting: that doubled the cost of a query of
-// common words).
+// bm25() weights: title, content.
 constexpr const char kSearchDocumentsText[] =
-    "WITH top AS (SELECT rowid AS id, bm25(documents_fts, ?3, 1.0) AS score FROM documents_fts"
-    " WHERE documents_fts MATCH ?1 AND rowid >= ?4 ORDER BY score LIMIT ?2)"
-    " SELECT top.id, top.score, d.title, d.url, snippet(documents_fts, 1, '', '', '...', 24)"
-    " FROM top JOIN documents_fts f ON f.rowid = top.id JOIN documents d ON d.id = top.id"
-    " WHERE documents_fts MATCH ?1 ORDER BY top.score, top.id";
+    "SELECT rowid, bm25(documents_fts, ?3, 1.0) AS score FROM documents_fts"
+    " WHERE documents_fts MATCH ?1 AND rowid >= ?4 ORDER BY score, rowid LIMIT ?2";
+constexpr const char kDocumentPreview[] =
+    "SELECT title, url, substr(content, 1, 262144) FROM documents WHERE id = ?1";
+constexpr const char kChunkDocument[] = "SELECT document_id FROM chunks WHERE id = ?1";
+constexpr const char kBeginRead[] = "BEGIN";
+
+// The ~`max_tokens`-token window of `text` holding the most distinct `wanted` tokens (the first
+// such window; the text's start when none matches), cut on token boundaries, with "..." where
+// text was left out.
+std::string Snippet(FtsTokenizer& tokenizer, std::string_view text,
+                    const std::vector<std::string>& wanted, size_t max_tokens) {
+  struct Token {
+    size_t start, end;
+    int match;  // index in wanted, -1 if none
+  };
+  std::vector<Token> tokens;
+  Status s = tokenizer.Tokenize(text, FtsTokenizer::Purpose::kDocument,
+                                [&](std::string_view token, size_t start, size_t end) {
+                                  auto it = std::find(wanted.begin(), wanted.end(), token);
+                                  int match = it == wanted.end()
+                                                  ? -1
+                                                  : static_cast<int>(it - wanted.begin());
+                                  tokens.push_back({start, end, match});
+                                });
+  if (!s.ok() || tokens.empty() || max_tokens == 0) return "";
+  const size_t window = std::min(max_tokens, tokens.size());
+  // Slide the window; count distinct matches in it.
+  std::vector<int> in_window(wanted.size(), 0);
+  int distinct = 0;
+  int best = -1;
+  size_t best_start = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i].match >= 0 && in_window[tokens[i].match]++ == 0) ++distinct;
+    if (i >= window) {
+      int gone = tokens[i - window].match;
+      if (gone >= 0 && --in_window[gone] == 0) --distinct;
+    }
+    if (i + 1 >= window) {
+      const size_t start = i + 1 - window;
+      // Prefer starting a little before the first match, as FTS5's snippet() does.
+      if (distinct > best) {
+        best = distinct;
+        size_t first = start;
+        while (first <= i && tokens[first].match < 0) ++first;
+        best_start = first <= i && first > start + 2 ? std::min(first - 2, tokens.size() - window)
+                                                     : start;
+      }
+    }
+  }
+  const size_t last = best_start + window - 1;
+  std::string out;
+  if (best_start > 0) out += "...";
+  out.append(text.substr(tokens[best_start].start, tokens[last].end - tokens[best_start].start));
+  if (last + 1 < tokens.size() || tokens[last].end < text.size()) out += "...";
+  return out;
+}
 
 }  // namespace
 
@@ -35,6 +86,17 @@ Result<std::vector<TextHit>> SqliteStore::SearchText(const std::vector<std::stri
   auto run = [&]() -> Result<std::vector<TextHit>> {
     std::vector<TextHit> hits;
     if (limit <= 0) return hits;
+    if (memory_fts_enabled()) {
+      Result<std::vector<std::string>> tokens = QueryTokens(terms);
+      if (!tokens) return Error(tokens.error());
+      const double weights[] = {1.0};
+      for (const MemoryFtsHit& h :
+           chunks_memory_->Search(*tokens, static_cast<size_t>(limit), weights,
+                                  options_.fts_planner.max_df_fraction)) {
+        hits.push_back(TextHit{.chunk_id = h.id, .score = h.score});
+      }
+      return hits;
+    }
     Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
     if (!conn) return Error(conn.error());
     Result<FtsPlan> plan = fts_planner_.Plan(**conn, FtsTable::kChunks, terms);
@@ -59,6 +121,17 @@ Result<std::vector<DocumentTextHit>> SqliteStore::SearchDocumentsText(
   auto run = [&]() -> Result<std::vector<DocumentTextHit>> {
     std::vector<DocumentTextHit> hits;
     if (limit <= 0) return hits;
+    if (memory_fts_enabled()) {
+      Result<std::vector<std::string>> tokens = QueryTokens(terms);
+      if (!tokens) return Error(tokens.error());
+      const double weights[] = {title_weight, 1.0};
+      for (const MemoryFtsHit& h :
+           documents_memory_->Search(*tokens, static_cast<size_t>(limit), weights,
+                                     options_.fts_planner.max_df_fraction)) {
+        hits.push_back(DocumentTextHit{.document_id = h.id, .score = h.score});
+      }
+      return hits;
+    }
     Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
     if (!conn) return Error(conn.error());
     Result<FtsPlan> plan = fts_planner_.Plan(**conn, FtsTable::kDocuments, terms);
@@ -74,14 +147,74 @@ Result<std::vector<DocumentTextHit>> SqliteStore::SearchDocumentsText(
       Result<bool> row = stmt->Step();
       if (!row) return Error(row.error());
       if (!*row) return hits;
-      DocumentTextHit hit;
-      hit.document_id = stmt->Int(0);
-      hit.score = -stmt->Double(1);
-      hit.title = stmt->Text(2);
-      if (!stmt->IsNull(3)) hit.url = stmt->Text(3);
-      hit.snippet = stmt->Text(4);
-      hits.push_back(std::move(hit));
+      hits.push_back(DocumentTextHit{.document_id = stmt->Int(0), .score = -stmt->Double(1)});
     }
+  };
+  return timer.Finish(run());
+}
+
+Result<std::vector<DocumentPreview>> SqliteStore::GetDocumentPreviews(
+    const std::vector<int64_t>& ids, const std::vector<std::string>& terms, size_t max_tokens) {
+  DbOpTimer timer(metrics_.get(), clock_, DbOp::kGetDocumentPreviews);
+  auto run = [&]() -> Result<std::vector<DocumentPreview>> {
+    std::vector<DocumentPreview> previews;
+    if (ids.empty()) return previews;
+    Result<std::vector<std::string>> wanted = QueryTokens(terms);
+    if (!wanted) return Error(wanted.error());
+    Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
+    if (!conn) return Error(conn.error());
+    if (ids.size() > 1) {  // one snapshot for all lookups; the lease ends it when returned
+      Result<SqliteStatement> begin = (*conn)->Prepare(kBeginRead);
+      if (!begin) return Error(begin.error());
+      if (Status s = begin->Run(); !s.ok()) return Error(std::move(s));
+    }
+    for (int64_t id : ids) {
+      Result<SqliteStatement> stmt = (*conn)->Prepare(kDocumentPreview);
+      if (!stmt) return Error(stmt.error());
+      stmt->BindInt(1, id);
+      Result<bool> row = stmt->Step();
+      if (!row) return Error(row.error());
+      if (!*row) continue;
+      previews.push_back(DocumentPreview{
+          .document_id = id,
+          .title = stmt->Text(0),
+          .url = stmt->OptionalText(1),
+          .snippet = Snippet(*tokenizer_, stmt->TextView(2), *wanted, max_tokens),
+      });
+    }
+    return previews;
+  };
+  return timer.Finish(run());
+}
+
+Result<std::vector<ChunkRef>> SqliteStore::ChunkDocumentIds(const std::vector<int64_t>& chunk_ids) {
+  DbOpTimer timer(metrics_.get(), clock_, DbOp::kChunkDocumentIds);
+  auto run = [&]() -> Result<std::vector<ChunkRef>> {
+    std::vector<ChunkRef> refs;
+    refs.reserve(chunk_ids.size());
+    if (memory_fts_enabled()) {
+      for (int64_t id : chunk_ids) {
+        if (std::optional<int64_t> doc = chunks_memory_->Parent(id)) refs.push_back({id, *doc});
+      }
+      return refs;
+    }
+    if (chunk_ids.empty()) return refs;
+    Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
+    if (!conn) return Error(conn.error());
+    if (chunk_ids.size() > 1) {
+      Result<SqliteStatement> begin = (*conn)->Prepare(kBeginRead);
+      if (!begin) return Error(begin.error());
+      if (Status s = begin->Run(); !s.ok()) return Error(std::move(s));
+    }
+    for (int64_t id : chunk_ids) {
+      Result<SqliteStatement> stmt = (*conn)->Prepare(kChunkDocument);
+      if (!stmt) return Error(stmt.error());
+      stmt->BindInt(1, id);
+      Result<bool> row = stmt->Step();
+      if (!row) return Error(row.error());
+      if (*row) refs.push_back({id, stmt->Int(0)});
+    }
+    return refs;
   };
   return timer.Finish(run());
 }

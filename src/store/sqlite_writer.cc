@@ -80,9 +80,10 @@ Status SqliteWriter::Submit(OpPtr op) {
   return std::move(op->status);
 }
 
-Status SqliteWriter::Write(WriteFn fn, Atomicity atomicity) {
+Status SqliteWriter::Write(WriteFn fn, Atomicity atomicity, std::function<void()> on_commit) {
   auto op = std::make_shared<Op>();
   op->fn = std::move(fn);
+  op->on_commit = std::move(on_commit);
   op->single_statement = atomicity == Atomicity::kSingleStatement;
   return Submit(std::move(op));
 }
@@ -163,6 +164,9 @@ void SqliteWriter::Run() {
         options_.queue_depth->Set(static_cast<double>(queue_.size()));
     }
     ExecuteBatch(batch);
+    for (OpPtr& op : batch) {
+      if (op->on_commit && op->status.ok()) op->on_commit();
+    }
     if (options_.batch_size != nullptr && !batch.front()->exclusive) {
       options_.batch_size->Observe(static_cast<double>(batch.size()));
     }

@@ -107,9 +107,21 @@ struct TextHit {
 struct DocumentTextHit {
   int64_t document_id = 0;
   double score = 0;
+};
+
+// What a search result shows of a document: its title, URL and the words around the first
+// matches of the query.
+struct DocumentPreview {
+  int64_t document_id = 0;
   std::string title;
   std::optional<std::string> url;
-  std::string snippet;  // words around the matches, "..." where cut
+  std::string snippet;  // about `max_tokens` words around the matches, "..." where cut
+};
+
+// A chunk and the document it belongs to.
+struct ChunkRef {
+  int64_t chunk_id = 0;
+  int64_t document_id = 0;
 };
 
 // One row of the models table.
@@ -168,6 +180,15 @@ class Store {
   // `title_weight` times a content match): documents matching any of `terms`, best first.
   virtual Result<std::vector<DocumentTextHit>> SearchDocumentsText(
       const std::vector<std::string>& terms, int limit, double title_weight) = 0;
+  // Title, URL and a snippet around the matches of `terms` (words, as for SearchDocumentsText;
+  // no match: the document's first words) of each document in `ids`, in that order; ids of
+  // documents that do not exist are skipped.
+  virtual Result<std::vector<DocumentPreview>> GetDocumentPreviews(
+      const std::vector<int64_t>& ids, const std::vector<std::string>& terms,
+      size_t max_tokens) = 0;
+  // The document of each chunk in `chunk_ids`, in that order; chunks that do not exist are
+  // skipped.
+  virtual Result<std::vector<ChunkRef>> ChunkDocumentIds(const std::vector<int64_t>& chunk_ids) = 0;
   // Calls fn for each chunk with id > after_id, in id order, with its embedding model and vector
   // (empty if none). Used to rebuild or catch up the vector index. Stops early if fn returns false.
   virtual Status ForEachChunkEmbedding(
