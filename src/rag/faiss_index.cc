@@ -28,6 +28,7 @@
 #include <spdlog/spdlog.h>
 
 #include "rag/faiss_index_impl.h"
+#include "rag/hnsw_walk.h"
 #include "rag/simd_kernels.h"
 
 namespace jrvs::rag {
@@ -154,6 +155,8 @@ void CopyLive(const State& s, size_t begin, size_t end, size_t d, std::vector<fl
 namespace {
 
 using faiss_internal::FastFlatIP;
+using faiss_internal::HnswWalk;
+using faiss_internal::WalkHit;
 using faiss_internal::idx_t;
 using faiss_internal::LimitBlasThreads;
 using faiss_internal::MakeState;
@@ -168,13 +171,6 @@ constexpr size_t kFlatInsertBatch = 4096;  // vectors appended to flat storage p
 constexpr size_t kQueryBlock = 8;          // queries sharing one pass over flat storage
 constexpr size_t kMaxOverfetch = 1024;     // cap on extra HNSW results asked for on a short answer
 constexpr size_t kMapNodeBytes = 32;       // one unordered_map<int64, int64> node, malloc-rounded
-
-// Admits positions that are not tombstoned.
-struct LiveSelector final : faiss::IDSelector {
-  explicit LiveSelector(const std::vector<uint8_t>& dead_flags) : dead(dead_flags) {}
-  bool is_member(idx_t position) const override { return dead[position] == 0; }
-  const std::vector<uint8_t>& dead;
-};
 
 bool AllFinite(std::span<const float> values) {
   return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
@@ -293,37 +289,28 @@ std::vector<std::vector<VectorHit>> ExactScan(const State& s, const float* queri
   return out;
 }
 
-// Approximate top-`want` among the graph's nodes (positions [0, graph_n)), tombstones filtered
-// inside the search. When the graph walk comes back short (tombstones crowding the query's
-// neighbourhood), it is asked again for more results (over-fetch: want + tombstones, capped), then
-// answered by an exact scan of the graph's positions.
-// Concurrent calls are safe: FAISS's HNSW search is const and allocates its own visited table. (It
-// also bumps the global faiss::hnsw_stats counters without synchronisation: a benign race inside
-// FAISS on statistics nothing here reads.)
+// Approximate top-`want` among the graph's nodes (positions [0, graph_n)), tombstones walked
+// through but not returned (rag/hnsw_walk.h). When the walk comes back short (tombstones crowding
+// the query's neighbourhood), it is asked again with a wider beam (want + tombstones, capped),
+// then answered by an exact scan of the graph's positions.
+// Concurrent calls are safe: the walk only reads the graph and the storage.
 std::vector<VectorHit> HnswSearch(const State& s, const float* query, size_t d, size_t want) {
-  LiveSelector selector(s.dead);
-  faiss::SearchParametersHNSW params;
-  // FAISS 1.7.3 sizes the candidate queue from hnsw.efSearch; keep the two equal.
-  params.efSearch = s.hnsw->hnsw.efSearch;
-  params.sel = s.dead_count > 0 ? &selector : nullptr;
   if (s.graph_n == 0) return {};
+  const auto ef = static_cast<size_t>(s.hnsw->hnsw.efSearch);
   const size_t fetches[2] = {want,
                              std::min(s.graph_n, want + std::min(s.dead_count, kMaxOverfetch))};
-  std::vector<float> dist;
-  std::vector<idx_t> pos;
-  std::vector<VectorHit> hits;
+  const uint8_t* dead = s.dead_count > 0 ? s.dead.data() : nullptr;
   for (size_t attempt = 0; attempt < 2; ++attempt) {
     const size_t fetch = fetches[attempt];
     if (attempt == 1 && fetch <= fetches[0]) break;
-    dist.assign(fetch, 0.f);
-    pos.assign(fetch, -1);
-    s.hnsw->search(1, query, static_cast<idx_t>(fetch), dist.data(), pos.data(), &params);
-    hits.clear();
-    for (size_t j = 0; j < fetch && hits.size() < want; ++j) {
-      if (pos[j] < 0 || s.dead[pos[j]] != 0) continue;
-      hits.push_back({s.ids[pos[j]], dist[j]});
+    std::vector<WalkHit> walk = HnswWalk(s.hnsw->hnsw, s.storage->get_xb(), d, query, want,
+                                         std::max(ef, fetch), dead, GetKernels().dot);
+    if (walk.size() >= want) {
+      std::vector<VectorHit> hits;
+      hits.reserve(walk.size());
+      for (const WalkHit& w : walk) hits.push_back({s.ids[w.position], w.score});
+      return hits;
     }
-    if (hits.size() >= want) return hits;
   }
   return std::move(ExactScan(s, query, 1, d, want, 0, s.graph_n).front());
 }

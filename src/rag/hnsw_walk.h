@@ -1,0 +1,38 @@
+// HnswWalk: the search of a FAISS HNSW graph (the arrays of faiss::HNSW), written for the vector
+// index's fp32 inner-product storage (rag/faiss_index.h).
+//
+// Why not FAISS's own search: above ~10k vectors the walk is bound by memory latency, not
+// arithmetic. Each visited node costs a 1.5 KB vector (384 dims) from DRAM, and FAISS 1.7.3
+// (Debian's) fetches them one at a time, then clears a visited table sized by the whole index on
+// every query. This walk gathers a node's unvisited neighbours first and prefetches their vectors
+// a few ahead of the distance it is computing, and keeps visited marks in a small per-thread
+// hash set stamped per query (sized by the walk, not by the index). The algorithm is FAISS's:
+// greedy descent through the upper layers, then a beam of width `ef` on layer 0; tombstoned
+// positions are walked through but never returned.
+//
+// Thread safety: reentrant; the graph and storage must not change during the call.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <faiss/impl/HNSW.h>
+
+#include "rag/simd_kernels.h"
+
+namespace jrvs::rag::faiss_internal {
+
+struct WalkHit {
+  float score;       // inner product, higher is better
+  int64_t position;  // FAISS label (position in the storage)
+};
+
+// The best `k` live positions among the graph's nodes, best first (equal scores by position).
+// `xb`: the storage, `d` floats per vector; `dead`: position -> 1 when tombstoned (nullable).
+// `ef` < k is raised to k.
+std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, const float* xb, size_t d,
+                              const float* query, size_t k, size_t ef, const uint8_t* dead,
+                              simd::DotFn dot);
+
+}  // namespace jrvs::rag::faiss_internal
