@@ -178,7 +178,11 @@ int RunServe(const Config& config) {
   auto kb_bind = [kb](api::Response (api::KnowledgeApi::*fn)(const api::Request&) const) {
     return [kb, fn](const api::Request& r) { return ((*kb).*fn)(r); };
   };
-  route("POST", "/api/rag/document", kb_bind(&api::KnowledgeApi::AddDocument));
+  // Ingestion waits for its group commit: on the slow pool, the writes of many concurrent
+  // requests share one transaction, where the workers (one per core) would send two at a time.
+  http::RouteOptions commit_route;
+  commit_route.slow = true;
+  route("POST", "/api/rag/document", kb_bind(&api::KnowledgeApi::AddDocument), commit_route);
   route("POST", "/api/rag/retrieve", kb_bind(&api::KnowledgeApi::Retrieve));
   route("GET", "/api/search", kb_bind(&api::KnowledgeApi::Search));
   route("GET", "/api/documents", kb_bind(&api::KnowledgeApi::ListDocuments));

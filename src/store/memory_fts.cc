@@ -62,16 +62,40 @@ Result<MemoryFtsRow> MemoryFts::Prepare(FtsTokenizer& tokenizer, int64_t id, int
   MemoryFtsRow row;
   row.id = id;
   row.parent = parent;
-  std::unordered_map<std::string, size_t> index;  // token -> position in row.terms
+  // Distinct tokens: open addressing over indexes into row.terms (no allocation per token but
+  // the term's own string, which short tokens keep inline).
+  thread_local std::vector<uint32_t> table;
+  constexpr uint32_t kEmpty = std::numeric_limits<uint32_t>::max();
+  size_t mask = 255;
+  table.assign(mask + 1, kEmpty);
   const size_t n = std::min(column_texts.size(), columns_);
   for (size_t c = 0; c < n; ++c) {
     Status s = tokenizer.Tokenize(
         column_texts[c], FtsTokenizer::Purpose::kDocument,
         [&](std::string_view token, size_t, size_t) {
           ++row.length;
-          auto [it, inserted] = index.try_emplace(std::string(token), row.terms.size());
-          if (inserted) row.terms.push_back(MemoryFtsRow::Term{.token = it->first});
-          ++row.terms[it->second].tf[c];
+          if ((row.terms.size() + 1) * 2 > mask + 1) {  // grow and re-insert
+            mask = mask * 2 + 1;
+            table.assign(mask + 1, kEmpty);
+            for (uint32_t t = 0; t < row.terms.size(); ++t) {
+              size_t i = std::hash<std::string_view>{}(row.terms[t].token) & mask;
+              while (table[i] != kEmpty) i = (i + 1) & mask;
+              table[i] = t;
+            }
+          }
+          size_t i = std::hash<std::string_view>{}(token) & mask;
+          for (;; i = (i + 1) & mask) {
+            if (table[i] == kEmpty) {
+              table[i] = static_cast<uint32_t>(row.terms.size());
+              row.terms.push_back(MemoryFtsRow::Term{.token = std::string(token)});
+              ++row.terms.back().tf[c];
+              return;
+            }
+            if (row.terms[table[i]].token == token) {
+              ++row.terms[table[i]].tf[c];
+              return;
+            }
+          }
         });
     if (!s.ok()) return Error(std::move(s));
   }
