@@ -68,6 +68,52 @@ faiss::FlatCodesDistanceComputer* FastFlatIP::get_FlatCodesDistanceComputer() co
   return new FastIpDistance(get_xb(), static_cast<size_t>(d));
 }
 
+namespace {
+
+// Appends the int8 codes and scale of `n` vectors.
+void Quantize(const float* x, size_t n, size_t d, std::vector<int8_t>& codes,
+              std::vector<float>& scales) {
+  for (size_t v = 0; v < n; ++v) {
+    const float* row = x + v * d;
+    float max_abs = 0;
+    for (size_t i = 0; i < d; ++i) max_abs = std::max(max_abs, std::fabs(row[i]));
+    const float scale = max_abs / 127.f;
+    const float inverse = scale > 0 ? 1.f / scale : 0.f;
+    for (size_t i = 0; i < d; ++i) {
+      codes.push_back(static_cast<int8_t>(std::lrintf(std::clamp(row[i] * inverse, -127.f, 127.f))));
+    }
+    scales.push_back(scale);
+  }
+}
+
+}  // namespace
+
+void FastFlatIP::add(idx_t n, const float* x) {
+  faiss::IndexFlatIP::add(n, x);
+  if (quantized) Quantize(x, static_cast<size_t>(n), static_cast<size_t>(d), codes8, scales8);
+}
+
+void FastFlatIP::reset() {
+  faiss::IndexFlatIP::reset();
+  codes8.clear();
+  scales8.clear();
+}
+
+void FastFlatIP::EnableQuantized() {
+  if (quantized) return;
+  quantized = true;
+  codes8.clear();
+  scales8.clear();
+  codes8.reserve(static_cast<size_t>(ntotal) * static_cast<size_t>(d));
+  scales8.reserve(static_cast<size_t>(ntotal));
+  Quantize(get_xb(), static_cast<size_t>(ntotal), static_cast<size_t>(d), codes8, scales8);
+}
+
+QuantizedView QuantizedOf(const State& s) {
+  if (s.storage == nullptr || !s.storage->quantized) return {};
+  return {s.storage->codes8.data(), s.storage->scales8.data()};
+}
+
 void LimitBlasThreads() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -95,6 +141,7 @@ State MakeState(bool use_hnsw, const FaissIndexOptions& o) {
     hnsw->own_fields = true;
     hnsw->hnsw.efConstruction = o.hnsw_ef_construction;
     hnsw->hnsw.efSearch = o.hnsw_ef_search;
+    if (o.quantized_walk) s.storage->EnableQuantized();
     s.hnsw = hnsw.get();
     s.index = std::move(hnsw);
   } else {
@@ -107,6 +154,10 @@ State MakeState(bool use_hnsw, const FaissIndexOptions& o) {
 // its capacity unused for the life of the index).
 void Reserve(State& s, size_t n, const FaissIndexOptions& o) {
   s.storage->codes.reserve(n * o.dimension * sizeof(float));
+  if (s.storage->quantized) {
+    s.storage->codes8.reserve(n * o.dimension);
+    s.storage->scales8.reserve(n);
+  }
   if (s.hnsw != nullptr) {
     // Level 0 keeps 2*M links; the upper levels add M/(M-1) per node on average.
     s.hnsw->hnsw.neighbors.reserve(n * (2 * static_cast<size_t>(o.hnsw_m) + 2));
@@ -156,6 +207,7 @@ namespace {
 
 using faiss_internal::FastFlatIP;
 using faiss_internal::HnswWalk;
+using faiss_internal::QuantizedOf;
 using faiss_internal::WalkHit;
 using faiss_internal::idx_t;
 using faiss_internal::LimitBlasThreads;
@@ -304,7 +356,7 @@ std::vector<VectorHit> HnswSearch(const State& s, const float* query, size_t d, 
     const size_t fetch = fetches[attempt];
     if (attempt == 1 && fetch <= fetches[0]) break;
     std::vector<WalkHit> walk = HnswWalk(s.hnsw->hnsw, s.storage->get_xb(), d, query, want,
-                                         std::max(ef, fetch), dead, GetKernels().dot);
+                                         std::max(ef, fetch), dead, QuantizedOf(s));
     if (walk.size() >= want) {
       std::vector<VectorHit> hits;
       hits.reserve(walk.size());
@@ -333,7 +385,8 @@ std::vector<VectorHit> MergeTop(std::vector<VectorHit> graph, const std::vector<
 
 size_t FaissIndex::Impl::MemoryBytes() const {
   const State& s = state;
-  size_t bytes = s.storage->codes.capacity();
+  size_t bytes = s.storage->codes.capacity() + s.storage->codes8.capacity() +
+                 s.storage->scales8.capacity() * sizeof(float);
   if (s.hnsw != nullptr) {
     const faiss::HNSW& g = s.hnsw->hnsw;
     bytes += g.neighbors.capacity() * sizeof(g.neighbors[0]) +
@@ -395,6 +448,13 @@ Status FaissIndex::Add(std::span<const int64_t> ids, std::span<const float> vect
       const size_t needed = (s.stored() + ids.size()) * d * sizeof(float);
       std::vector<uint8_t>& codes = s.storage->codes;
       if (codes.capacity() < needed) codes.reserve(std::max(needed, codes.capacity() * 3 / 2));
+      if (s.storage->quantized) {
+        const size_t n = s.stored() + ids.size();
+        std::vector<int8_t>& codes8 = s.storage->codes8;
+        if (codes8.capacity() < n * d) codes8.reserve(std::max(n * d, codes8.capacity() * 3 / 2));
+        std::vector<float>& scales8 = s.storage->scales8;
+        if (scales8.capacity() < n) scales8.reserve(std::max(n, scales8.capacity() * 3 / 2));
+      }
     } catch (const std::exception& e) {
       return FaissError("add to vector index", e);
     }

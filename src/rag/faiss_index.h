@@ -98,6 +98,11 @@ struct FaissIndexOptions {
   // >= 1. Larger means fewer, longer merges and a longer exact scan beside every graph search
   // (~19 us per 1k vectors at d = 384); 1024 keeps that scan under ~5% of a graph search.
   size_t delta_merge_min = 1024;
+  // While the index is an HNSW, keep an int8 copy of every vector (d bytes + a 4-byte scale, a
+  // quarter of the float vector) and walk the graph on it, then rescore the walk's results with
+  // the float vectors: the walk is memory-bound, so four times fewer bytes per visited node
+  // (docs/PERFORMANCE.md, "Vector search"). Scores returned stay exact.
+  bool quantized_walk = true;
 
   // OK, or InvalidArgument naming the first field out of range.
   Status Validate() const;

@@ -25,6 +25,7 @@
 
 #include "core/status.h"
 #include "rag/faiss_index.h"
+#include "rag/hnsw_walk.h"
 
 namespace jrvs::rag {
 namespace faiss_internal {
@@ -36,6 +37,15 @@ using idx_t = faiss::Index::idx_t;
 struct FastFlatIP final : faiss::IndexFlatIP {
   explicit FastFlatIP(idx_t dim) : faiss::IndexFlatIP(dim) {}
   faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override;
+  // Appends to the float vectors and, while quantized, to the int8 copy.
+  void add(idx_t n, const float* x) override;
+  void reset() override;
+  // Starts keeping the int8 copy (rag/hnsw_walk.h), quantizing the vectors already stored.
+  void EnableQuantized();
+
+  bool quantized = false;
+  std::vector<int8_t> codes8;  // d per vector: round(x_i / scale), |.| <= 127
+  std::vector<float> scales8;  // per vector: max_i |x_i| / 127 (0 for a zero vector)
 };
 
 // OpenBLAS keeps its own pool; FAISS only uses BLAS for batched flat search and training (not
@@ -64,6 +74,8 @@ struct State {
 // Helpers shared by faiss_index.cc and faiss_index_merge.cc.
 // An empty structure: an HNSW over fast flat storage, or the flat storage alone.
 State MakeState(bool use_hnsw, const FaissIndexOptions& o);
+// The int8 view of a state's storage for the graph walk, or nulls when it keeps none.
+QuantizedView QuantizedOf(const State& s);
 // Sizes a structure about to receive `n` vectors so it does not grow by doubling.
 void Reserve(State& s, size_t n, const FaissIndexOptions& o);
 // After a failed FAISS add, positions FAISS kept but we did not record become tombstones.

@@ -355,6 +355,7 @@ Result<LoadedIndex> FaissIndex::Load(const std::filesystem::path& path,
       hnsw->own_fields = true;
       hnsw->hnsw.efSearch = options.hnsw_ef_search;
       hnsw->hnsw.efConstruction = options.hnsw_ef_construction;
+      if (options.quantized_walk) s.storage->EnableQuantized();
       s.hnsw = hnsw;
       s.graph_n = static_cast<size_t>(hnsw->ntotal);
       s.index = std::move(index);

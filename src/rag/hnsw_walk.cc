@@ -1,6 +1,7 @@
 #include "rag/hnsw_walk.h"
 
 #include <algorithm>
+#include <cmath>
 #include <queue>
 
 namespace jrvs::rag::faiss_internal {
@@ -58,10 +59,10 @@ class VisitedSet {
   uint32_t stamp_ = 0;
 };
 
-// Asks for a vector's cache lines ahead of its use.
-inline void Prefetch(const float* v, size_t d) {
-  const char* p = reinterpret_cast<const char*>(v);
-  for (size_t off = 0; off < d * sizeof(float); off += 64) __builtin_prefetch(p + off);
+// Asks for `bytes` from `p` ahead of their use.
+inline void Prefetch(const void* p, size_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off);
 }
 
 constexpr size_t kPrefetchAhead = 4;  // vectors prefetched ahead of the one being scored
@@ -71,23 +72,66 @@ struct Node {
   uint32_t node;
 };
 
-// Scores `nodes` against the query, prefetching a few ahead; calls fn(node, score) for each.
-template <typename Fn>
-void ScoreAll(const std::vector<uint32_t>& nodes, const float* xb, size_t d, const float* query,
-              simd::DotFn dot, Fn&& fn) {
-  const size_t n = nodes.size();
-  for (size_t j = 0; j < std::min(n, kPrefetchAhead); ++j) Prefetch(xb + size_t{nodes[j]} * d, d);
-  for (size_t j = 0; j < n; ++j) {
-    if (j + kPrefetchAhead < n) Prefetch(xb + size_t{nodes[j + kPrefetchAhead]} * d, d);
-    fn(nodes[j], dot(query, xb + size_t{nodes[j]} * d, d));
+// Scores nodes against the query, on the floats or on the int8 copy, prefetching a few ahead.
+class Scorer {
+ public:
+  Scorer(const float* xb, size_t d, const float* query, QuantizedView q)
+      : xb_(xb), d_(d), query_(query), q_(q), kernels_(simd::GetKernels()) {
+    if (q_.codes == nullptr) return;
+    // The query in int8 too, with its own scale: integer dot products, four times the width.
+    float max_abs = 0;
+    for (size_t i = 0; i < d; ++i) max_abs = std::max(max_abs, std::fabs(query[i]));
+    query_scale_ = max_abs / 127.f;
+    const float inverse = query_scale_ > 0 ? 1.f / query_scale_ : 0.f;
+    query8_.resize(d);
+    for (size_t i = 0; i < d; ++i) {
+      query8_[i] = static_cast<int8_t>(std::lrintf(std::clamp(query[i] * inverse, -127.f, 127.f)));
+    }
   }
-}
+
+  // Calls fn(node, score) for each of `nodes`.
+  template <typename Fn>
+  void ScoreAll(const std::vector<uint32_t>& nodes, Fn&& fn) const {
+    const size_t n = nodes.size();
+    for (size_t j = 0; j < std::min(n, kPrefetchAhead); ++j) Ask(nodes[j]);
+    for (size_t j = 0; j < n; ++j) {
+      if (j + kPrefetchAhead < n) Ask(nodes[j + kPrefetchAhead]);
+      fn(nodes[j], Score(nodes[j]));
+    }
+  }
+  float Score(uint32_t v) const {
+    if (q_.codes != nullptr) {
+      return query_scale_ * q_.scales[v] *
+             static_cast<float>(kernels_.dot_i8(query8_.data(), q_.codes + size_t{v} * d_, d_));
+    }
+    return Exact(v);
+  }
+  float Exact(uint32_t v) const { return kernels_.dot(query_, xb_ + size_t{v} * d_, d_); }
+  bool quantized() const { return q_.codes != nullptr; }
+
+ private:
+  void Ask(uint32_t v) const {
+    if (q_.codes != nullptr) {
+      Prefetch(q_.codes + size_t{v} * d_, d_);
+      __builtin_prefetch(q_.scales + v);
+    } else {
+      Prefetch(xb_ + size_t{v} * d_, d_ * sizeof(float));
+    }
+  }
+  const float* xb_;
+  size_t d_;
+  const float* query_;
+  QuantizedView q_;
+  const simd::Kernels& kernels_;
+  std::vector<int8_t> query8_;  // the query in int8 (quantized walks)
+  float query_scale_ = 0;
+};
 
 }  // namespace
 
 std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, const float* xb, size_t d,
                               const float* query, size_t k, size_t ef, const uint8_t* dead,
-                              simd::DotFn dot) {
+                              QuantizedView quantized) {
   std::vector<WalkHit> out;
   if (k == 0 || graph.entry_point < 0) return out;
   ef = std::max(ef, k);
@@ -109,13 +153,14 @@ std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, const float* xb, size_t 
   };
 
   // Upper layers: greedy descent to the nearest node.
+  const Scorer scorer(xb, d, query, quantized);
   auto entry = static_cast<uint32_t>(graph.entry_point);
-  float entry_score = dot(query, xb + size_t{entry} * d, d);
+  float entry_score = scorer.Score(entry);
   for (int layer = graph.max_level; layer >= 1; --layer) {
     for (bool moved = true; moved;) {
       moved = false;
       gather(entry, layer, false);
-      ScoreAll(batch, xb, d, query, dot, [&](uint32_t v, float s) {
+      scorer.ScoreAll(batch, [&](uint32_t v, float s) {
         if (s > entry_score) {
           entry_score = s;
           entry = v;
@@ -142,8 +187,13 @@ std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, const float* xb, size_t 
     const Node c = candidates.top();
     if (results.size() >= ef && c.score < results.top().score) break;
     candidates.pop();
+    // The next best candidate is likely expanded next: ask for its neighbour list now.
+    if (!candidates.empty()) {
+      const uint32_t next = candidates.top().node;
+      __builtin_prefetch(graph.neighbors.data() + graph.offsets[next]);
+    }
     gather(c.node, 0, true);
-    ScoreAll(batch, xb, d, query, dot, [&](uint32_t v, float s) {
+    scorer.ScoreAll(batch, [&](uint32_t v, float s) {
       if (results.size() < ef || s > results.top().score) {
         candidates.push({s, v});
         if (live(v)) {
@@ -158,6 +208,12 @@ std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, const float* xb, size_t 
   for (size_t i = out.size(); i-- > 0;) {
     out[i] = {results.top().score, static_cast<int64_t>(results.top().node)};
     results.pop();
+  }
+  if (scorer.quantized()) {  // the beam was ranked on approximations: rank it again, exactly
+    for (WalkHit& h : out) h.score = scorer.Exact(static_cast<uint32_t>(h.position));
+    std::sort(out.begin(), out.end(), [](const WalkHit& a, const WalkHit& b) {
+      return a.score != b.score ? a.score > b.score : a.position < b.position;
+    });
   }
   if (out.size() > k) out.resize(k);
   return out;

@@ -6,7 +6,8 @@
 // (Debian's) fetches them one at a time, then clears a visited table sized by the whole index on
 // every query. This walk gathers a node's unvisited neighbours first and prefetches their vectors
 // a few ahead of the distance it is computing, and keeps visited marks in a small per-thread
-// hash set stamped per query (sized by the walk, not by the index). The algorithm is FAISS's:
+// hash set stamped per query (sized by the walk, not by the index). With an int8 copy of the
+// vectors it reads a quarter of the bytes per node and rescores only the final beam exactly. The algorithm is FAISS's:
 // greedy descent through the upper layers, then a beam of width `ef` on layer 0; tombstoned
 // positions are walked through but never returned.
 //
@@ -28,11 +29,18 @@ struct WalkHit {
   int64_t position;  // FAISS label (position in the storage)
 };
 
+// The int8 copy of the storage (FastFlatIP), or nulls to walk on the float vectors.
+struct QuantizedView {
+  const int8_t* codes = nullptr;  // d per position
+  const float* scales = nullptr;  // per position
+};
+
 // The best `k` live positions among the graph's nodes, best first (equal scores by position).
 // `xb`: the storage, `d` floats per vector; `dead`: position -> 1 when tombstoned (nullable).
-// `ef` < k is raised to k.
+// `ef` < k is raised to k. With `quantized` codes the walk scores on them and the beam's results
+// are rescored with the float vectors before the best k are taken (scores returned are exact).
 std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, const float* xb, size_t d,
                               const float* query, size_t k, size_t ef, const uint8_t* dead,
-                              simd::DotFn dot);
+                              QuantizedView quantized = {});
 
 }  // namespace jrvs::rag::faiss_internal

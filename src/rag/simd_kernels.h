@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace jrvs::rag::simd {
 
@@ -14,9 +15,13 @@ using DotFn = float (*)(const float*, const float*, size_t);
 // Inner products of `q` with the 4 consecutive rows starting at `x`.
 using Dot4Fn = void (*)(const float* q, const float* x, size_t d, float* out);
 
+// Inner product of two int8 vectors with values in [-127, 127] (exact, in 32 bits).
+using DotI8Fn = int32_t (*)(const int8_t* q, const int8_t* x, size_t d);
+
 struct Kernels {
   DotFn dot;
   Dot4Fn dot4;
+  DotI8Fn dot_i8;
 };
 
 // The fastest kernels this CPU supports, detected once per process.
