@@ -103,6 +103,8 @@ const std::vector<KeySpec>& Specs() {
       {"index.hnsw_m", &Config::index_hnsw_m, "HNSW links per node", 4, 256},
       {"index.ef_construction", &Config::index_ef_construction, "HNSW build beam width", 8, 4096},
       {"index.ef_search", &Config::index_ef_search, "HNSW search beam width", 1, 4096},
+      {"index.quantized_walk", &Config::index_quantized_walk,
+       "walk the HNSW graph on an int8 copy of the vectors (results rescored exactly)"},
       {"index.build_threads", &Config::index_build_threads,
        "threads for background HNSW builds (0 = 1 in serve, all cores in batch commands)", 0, 256},
       {"index.save_interval_s", &Config::index_save_interval_s,
