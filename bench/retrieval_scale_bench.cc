@@ -11,6 +11,7 @@
 //                     above index.ann_threshold); recall@10 against BM_VectorExact's answers
 //   BM_VectorExact    the same vectors in an exact (flat, AVX2) index
 //   BM_Fts            SqliteStore::SearchText, k = 50 (FTS5 bm25 with the term planner)
+//   BM_FtsMemory      the same on the in-memory copy serve uses (store/memory_fts.h)
 // FaissIndex is FAISS's HNSW / flat storage with a faster kernel (bench/vector_index_bench.cc
 // compares it with FAISS's own classes), so these rows are the raw FAISS + FTS5 ceiling.
 // Without JRVS_SCALE_DATA every row is skipped.
@@ -112,15 +113,19 @@ FaissIndex& ExactIndex() {
   return *index;
 }
 
-store::SqliteStore& Store() {
-  static std::unique_ptr<store::SqliteStore> store = [] {
+store::SqliteStore& Store(bool memory) {
+  auto open = [memory] {
     store::SqliteOptions o;
     o.path = (fs::path(DataDir()) / "jrvs.db").string();
     auto opened = store::SqliteStore::Open(o);
     if (!opened) std::abort();
+    if (memory && !(*opened)->EnableMemoryFts().ok()) std::abort();
     return std::move(*opened);
-  }();
-  return *store;
+  };
+  static std::unique_ptr<store::SqliteStore> fts5 = open();
+  if (!memory) return *fts5;
+  static std::unique_ptr<store::SqliteStore> in_memory = open();
+  return *in_memory;
 }
 
 // Times `fn(i)` per query in a loop and reports latency percentiles.
@@ -188,7 +193,7 @@ void BM_VectorAnn(benchmark::State& state) {
   state.counters["hnsw"] = index.type() == "hnsw" ? 1 : 0;
 }
 
-void BM_Fts(benchmark::State& state) {
+void FtsLoop(benchmark::State& state, bool memory) {
   if (Skip(state)) return;
   std::vector<std::vector<std::string>> terms;
   for (const std::string& q : QueryTexts()) {
@@ -198,17 +203,21 @@ void BM_Fts(benchmark::State& state) {
     }
     terms.push_back(std::move(t));
   }
-  store::SqliteStore& store = Store();
+  store::SqliteStore& store = Store(memory);
   TimedLoop(state, [&](size_t i) {
     auto hits = store.SearchText(terms[i], static_cast<int>(kCandidates));
     benchmark::DoNotOptimize(hits);
   });
 }
 
+void BM_Fts(benchmark::State& state) { FtsLoop(state, false); }
+void BM_FtsMemory(benchmark::State& state) { FtsLoop(state, true); }
+
 BENCHMARK(BM_Embed)->Iterations(2000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_VectorExact)->Iterations(400)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_VectorAnn)->Iterations(2000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Fts)->Iterations(1000)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_FtsMemory)->Iterations(2000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace jrvs::rag

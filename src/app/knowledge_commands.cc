@@ -101,6 +101,9 @@ int RunIngest(const Config& config, const std::vector<std::string>& paths, bool 
   for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
   for (auto& t : pool) t.join();
   progress.Finish();
+  // Save a finished graph: vectors still in the delta (or a switch to HNSW still building)
+  // would otherwise be left to the next `serve`, which builds with one thread.
+  rt.index().index()->WaitForRebuild();
   if (Status s = rt.SaveIndex(); !s.ok()) return Fail(s);
 
   for (const auto& f : failures) std::cerr << "failed: " << f << "\n";
