@@ -103,7 +103,7 @@ int RunIngest(const Config& config, const std::vector<std::string>& paths, bool 
   progress.Finish();
   // Save a finished graph: vectors still in the delta (or a switch to HNSW still building)
   // would otherwise be left to the next `serve`, which builds with one thread.
-  rt.index().index()->WaitForRebuild();
+  rt.index().index()->WaitForBackgroundWork();
   if (Status s = rt.SaveIndex(); !s.ok()) return Fail(s);
 
   for (const auto& f : failures) std::cerr << "failed: " << f << "\n";

@@ -162,6 +162,7 @@ class FaissIndex final : public VectorIndex {
   // Blocks until no rebuild or merge is requested or running (tests, benchmarks). A delta smaller
   // than delta_merge_min stays unmerged.
   void WaitForRebuild() const;
+  void WaitForBackgroundWork() const override { WaitForRebuild(); }
 
  private:
   struct Impl;

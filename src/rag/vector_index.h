@@ -71,6 +71,9 @@ class VectorIndex {
   virtual int64_t max_id() const = 0;
   // Estimated heap bytes held by the index (vectors, graph, id maps).
   virtual size_t memory_bytes() const = 0;
+  // Blocks until background work on the structure (a rebuild, a merge) is over; batch commands
+  // call it before their final save. An index without background work returns at once.
+  virtual void WaitForBackgroundWork() const {}
 };
 
 }  // namespace jrvs::rag
