@@ -7,56 +7,25 @@
 namespace jrvs::rag::faiss_internal {
 namespace {
 
-// Visited marks for one walk: open addressing over (stamp << 32 | node) words, where a slot
-// whose stamp is not the current walk's is empty, so starting a walk clears nothing.
+// Visited marks for one walk: one bit per graph node, cleared at the start of each walk (a
+// 1M-node graph clears 125 KB, a few microseconds; 30k nodes fit in L1).
 class VisitedSet {
  public:
-  void Start() {
-    if (++stamp_ == 0) {  // wrapped: clear once every 2^32 walks
-      std::fill(slots_.begin(), slots_.end(), 0);
-      stamp_ = 1;
-    }
-    count_ = 0;
-    if (slots_.empty()) Resize(1 << 14);
+  void Start(size_t nodes) {
+    words_.assign((nodes + 63) / 64, 0);
   }
 
   // True if `node` was not visited yet (and marks it).
   bool Insert(uint32_t node) {
-    if ((count_ + 1) * 2 > slots_.size()) Resize(slots_.size() * 2);
-    const uint64_t word = (static_cast<uint64_t>(stamp_) << 32) | node;
-    for (size_t i = Hash(node);; i = (i + 1) & mask_) {
-      uint64_t& slot = slots_[i];
-      if ((slot >> 32) != stamp_) {
-        slot = word;
-        ++count_;
-        return true;
-      }
-      if (slot == word) return false;
-    }
+    uint64_t& word = words_[node >> 6];
+    const uint64_t bit = uint64_t{1} << (node & 63);
+    if ((word & bit) != 0) return false;
+    word |= bit;
+    return true;
   }
 
  private:
-  size_t Hash(uint32_t node) const { return (node * 0x9E3779B1u) & mask_; }
-
-  void Resize(size_t capacity) {
-    std::vector<uint64_t> old = std::move(slots_);
-    slots_.assign(capacity, 0);
-    mask_ = capacity - 1;
-    for (uint64_t word : old) {
-      if ((word >> 32) != stamp_) continue;
-      for (size_t i = Hash(static_cast<uint32_t>(word));; i = (i + 1) & mask_) {
-        if ((slots_[i] >> 32) != stamp_) {
-          slots_[i] = word;
-          break;
-        }
-      }
-    }
-  }
-
-  std::vector<uint64_t> slots_;
-  size_t mask_ = 0;
-  size_t count_ = 0;
-  uint32_t stamp_ = 0;
+  std::vector<uint64_t> words_;
 };
 
 // Asks for `bytes` from `p` ahead of their use.
@@ -179,7 +148,7 @@ std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, const float* xb, size_t 
   std::priority_queue<Node, std::vector<Node>, decltype(best_first)> candidates(best_first);
   std::priority_queue<Node, std::vector<Node>, decltype(worst_first)> results(worst_first);
   auto live = [dead](uint32_t v) { return dead == nullptr || dead[v] == 0; };
-  visited.Start();
+  visited.Start(graph.levels.size());
   visited.Insert(entry);
   candidates.push({entry_score, entry});
   if (live(entry)) results.push({entry_score, entry});

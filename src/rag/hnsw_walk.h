@@ -5,8 +5,8 @@
 // arithmetic. Each visited node costs a 1.5 KB vector (384 dims) from DRAM, and FAISS 1.7.3
 // (Debian's) fetches them one at a time, then clears a visited table sized by the whole index on
 // every query. This walk gathers a node's unvisited neighbours first and prefetches their vectors
-// a few ahead of the distance it is computing, and keeps visited marks in a small per-thread
-// hash set stamped per query (sized by the walk, not by the index). With an int8 copy of the
+// a few ahead of the distance it is computing, and keeps visited marks in a per-thread bitmap
+// (one bit per node: 4 KB at 30k nodes, where FAISS clears a byte per node per query). With an int8 copy of the
 // vectors it reads a quarter of the bytes per node and rescores only the final beam exactly. The algorithm is FAISS's:
 // greedy descent through the upper layers, then a beam of width `ef` on layer 0; tombstoned
 // positions are walked through but never returned.

@@ -89,6 +89,15 @@ class MemoryFts {
 
   // The parent of a live row, if present.
   std::optional<int64_t> Parent(int64_t id) const;
+  // Calls fn(id, parent) for each live row among `ids`, in order, under one lock.
+  template <typename Fn>
+  void ForEachParent(std::span<const int64_t> ids, Fn&& fn) const {
+    std::shared_lock lock(mu_);
+    for (int64_t id : ids) {
+      auto it = slot_of_.find(id);
+      if (it != slot_of_.end()) fn(id, slot_parent_[it->second]);
+    }
+  }
   MemoryFtsStats GetStats() const;
 
  private:

@@ -193,9 +193,8 @@ Result<std::vector<ChunkRef>> SqliteStore::ChunkDocumentIds(const std::vector<in
     std::vector<ChunkRef> refs;
     refs.reserve(chunk_ids.size());
     if (memory_fts_enabled()) {
-      for (int64_t id : chunk_ids) {
-        if (std::optional<int64_t> doc = chunks_memory_->Parent(id)) refs.push_back({id, *doc});
-      }
+      chunks_memory_->ForEachParent(
+          chunk_ids, [&](int64_t id, int64_t doc) { refs.push_back({id, doc}); });
       return refs;
     }
     if (chunk_ids.empty()) return refs;
