@@ -19,7 +19,8 @@ std::vector<std::string> MakeDocs(size_t n, size_t vocab_size, uint32_t seed) {
   std::vector<std::string> vocab;
   for (size_t i = 0; i < vocab_size; ++i) {
     std::string w;
-    for (size_t len = 3 + i % 7, k = 0; k < len; ++k) w += static_cast<char>('a' + (i * 7 + k * 13) % 26);
+    for (size_t len = 3 + i % 7, k = 0; k < len; ++k)
+      w += static_cast<char>('a' + (i * 7 + k * 13) % 26);
     vocab.push_back(w + std::to_string(i % 97));
   }
   std::vector<double> weights;
@@ -95,8 +96,9 @@ void BM_MemoryFtsSearch(benchmark::State& state) {
   std::vector<std::vector<std::string>> tokens;
   for (const auto& q : queries) {
     std::vector<std::string> t;
-    (void)(*tokenizer)->Tokenize(std::string_view(q).substr(0, 24), FtsTokenizer::Purpose::kQuery,
-                                 [&](std::string_view tok, size_t, size_t) { t.emplace_back(tok); });
+    (void)(*tokenizer)
+        ->Tokenize(std::string_view(q).substr(0, 24), FtsTokenizer::Purpose::kQuery,
+                   [&](std::string_view tok, size_t, size_t) { t.emplace_back(tok); });
     tokens.push_back(t);
   }
   const double weights[] = {2.0, 1.0};

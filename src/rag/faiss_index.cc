@@ -80,7 +80,8 @@ void Quantize(const float* x, size_t n, size_t d, std::vector<int8_t>& codes,
     const float scale = max_abs / 127.f;
     const float inverse = scale > 0 ? 1.f / scale : 0.f;
     for (size_t i = 0; i < d; ++i) {
-      codes.push_back(static_cast<int8_t>(std::lrintf(std::clamp(row[i] * inverse, -127.f, 127.f))));
+      codes.push_back(
+          static_cast<int8_t>(std::lrintf(std::clamp(row[i] * inverse, -127.f, 127.f))));
     }
     scales.push_back(scale);
   }
@@ -207,15 +208,15 @@ namespace {
 
 using faiss_internal::FastFlatIP;
 using faiss_internal::HnswWalk;
-using faiss_internal::QuantizedOf;
-using faiss_internal::WalkHit;
 using faiss_internal::idx_t;
 using faiss_internal::LimitBlasThreads;
 using faiss_internal::MakeState;
+using faiss_internal::QuantizedOf;
 using faiss_internal::Reconcile;
 using faiss_internal::Record;
 using faiss_internal::State;
 using faiss_internal::UseOmpThreads;
+using faiss_internal::WalkHit;
 using simd::GetKernels;
 using simd::Kernels;
 

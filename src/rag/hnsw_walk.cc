@@ -11,9 +11,7 @@ namespace {
 // 1M-node graph clears 125 KB, a few microseconds; 30k nodes fit in L1).
 class VisitedSet {
  public:
-  void Start(size_t nodes) {
-    words_.assign((nodes + 63) / 64, 0);
-  }
+  void Start(size_t nodes) { words_.assign((nodes + 63) / 64, 0); }
 
   // True if `node` was not visited yet (and marks it).
   bool Insert(uint32_t node) {

@@ -44,8 +44,8 @@ class FtsTokenizer {
   void Return(void* instance);
 
   std::unique_ptr<Impl> impl_;
-  std::mutex mu_;             // guards free_
-  std::vector<void*> free_;   // idle tokenizer instances
+  std::mutex mu_;            // guards free_
+  std::vector<void*> free_;  // idle tokenizer instances
 };
 
 }  // namespace jrvs::store

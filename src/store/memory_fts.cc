@@ -83,7 +83,7 @@ Result<MemoryFtsRow> MemoryFts::Prepare(FtsTokenizer& tokenizer, int64_t id, int
               table[i] = t;
             }
           }
-          size_t i = std::hash<std::string_view>{}(token) & mask;
+          size_t i = std::hash<std::string_view>{}(token)&mask;
           for (;; i = (i + 1) & mask) {
             if (table[i] == kEmpty) {
               table[i] = static_cast<uint32_t>(row.terms.size());
@@ -303,8 +303,8 @@ MemoryFtsStats MemoryFts::GetStats() const {
   stats.dead_rows = dead_rows_;
   stats.terms = vocab_.size();
   for (const TermPostings& p : postings_) stats.postings += p.count;
-  stats.bytes = posting_bytes_ + postings_.capacity() * sizeof(TermPostings) +
-                vocab_.size() * 64 + slot_id_.capacity() * (8 + 8 + 4 + 1) + slot_of_.size() * 32;
+  stats.bytes = posting_bytes_ + postings_.capacity() * sizeof(TermPostings) + vocab_.size() * 64 +
+                slot_id_.capacity() * (8 + 8 + 4 + 1) + slot_of_.size() * 32;
   return stats;
 }
 

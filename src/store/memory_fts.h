@@ -44,8 +44,8 @@ struct MemoryFtsRow {
     uint32_t tf[2] = {0, 0};  // occurrences per column
   };
   int64_t id = 0;
-  int64_t parent = 0;    // chunks: the document id (0 where unused)
-  uint32_t length = 0;   // tokens in all columns (FTS5's column size)
+  int64_t parent = 0;       // chunks: the document id (0 where unused)
+  uint32_t length = 0;      // tokens in all columns (FTS5's column size)
   std::vector<Term> terms;  // distinct tokens
 };
 
@@ -111,7 +111,7 @@ class MemoryFts {
   void CompactLocked();
 
   const size_t columns_;
-  mutable std::shared_mutex mu_;  // guards everything below
+  mutable std::shared_mutex mu_;                     // guards everything below
   std::unordered_map<std::string, uint32_t> vocab_;  // token -> index in postings_
   std::vector<TermPostings> postings_;
   std::vector<int64_t> slot_id_;      // row id of each slot

@@ -162,7 +162,8 @@ class MemoryFtsStoreTest : public SqliteStoreTest {
     Ranking out;
     auto hits = store_->SearchText(terms, 1000);
     EXPECT_TRUE(hits);
-    for (const auto& h : hits.value_or(std::vector<TextHit>{})) out.emplace_back(h.chunk_id, h.score);
+    for (const auto& h : hits.value_or(std::vector<TextHit>{}))
+      out.emplace_back(h.chunk_id, h.score);
     return out;
   }
   Ranking DocumentRanking(const std::vector<std::string>& terms) {
@@ -180,8 +181,7 @@ class MemoryFtsStoreTest : public SqliteStoreTest {
     std::sort(memory.begin(), memory.end());
     for (size_t i = 0; i < fts5.size(); ++i) {
       ASSERT_EQ(fts5[i].first, memory[i].first) << what;
-      ASSERT_NEAR(fts5[i].second, memory[i].second, 1e-9 * std::max(1.0, fts5[i].second))
-          << what;
+      ASSERT_NEAR(fts5[i].second, memory[i].second, 1e-9 * std::max(1.0, fts5[i].second)) << what;
     }
   }
 };
@@ -199,7 +199,8 @@ TEST_F(MemoryFtsStoreTest, RanksExactlyLikeFts5) {
   size_t nonempty = 0;
   for (size_t i = 0; i < queries.size(); ++i) {
     ExpectSame(chunk_rankings[i], ChunkRanking(queries[i]), fmt::format("chunks, query {}", i));
-    ExpectSame(document_rankings[i], DocumentRanking(queries[i]), fmt::format("documents, query {}", i));
+    ExpectSame(document_rankings[i], DocumentRanking(queries[i]),
+               fmt::format("documents, query {}", i));
     nonempty += chunk_rankings[i].empty() ? 0 : 1;
   }
   EXPECT_GT(nonempty, 40u);  // the comparison compared something
@@ -243,7 +244,8 @@ TEST_F(MemoryFtsStoreTest, ConcurrentUpdatesEndWhereTheDatabaseEnds) {
     threads.emplace_back([this, t] {
       for (int i = 0; i < 40; ++i) {
         std::string word = fmt::format("v{}x{}y", t, i);
-        NewDocument doc = Doc(fmt::format("version {}", word), fmt::format("https://x.test/{}", i % 3));
+        NewDocument doc =
+            Doc(fmt::format("version {}", word), fmt::format("https://x.test/{}", i % 3));
         (void)store_->PutDocument(doc, Chunks({fmt::format("chunk {}", word)}), "hash-384");
       }
     });

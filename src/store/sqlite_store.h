@@ -234,7 +234,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<SqliteCheckpointer> checkpointer_;  // null when wal_autocheckpoint_pages == 0
   std::unique_ptr<SqliteReaderPool> readers_;
   std::unique_ptr<SqliteWriter> writer_;
-  FtsPlanner fts_planner_;  // thread-safe; caches document frequencies
+  FtsPlanner fts_planner_;                   // thread-safe; caches document frequencies
   std::unique_ptr<FtsTokenizer> tokenizer_;  // FTS5's tokenizer (snippets, memory copies)
   // In-memory copies of chunks_fts / documents_fts; set once by EnableMemoryFts, on the writer
   // thread, before memory_fts_ turns true (and never reset while the store lives).

@@ -155,55 +155,57 @@ Result<PutDocumentResult> SqliteStore::PutDocument(const NewDocument& doc,
     if (rows) memory_rows = std::move(*rows);  // else ApplyPutToMemoryFts tries again
   }
   auto on_commit = [&] { ApplyPutToMemoryFts(doc, chunks, result, memory_rows); };
-  Status status = writer_->Write([&](SqliteConnection& conn) -> Status {
-    result = PutDocumentResult{};
-    // Checked again: another writer may have stored it since the read above.
-    Result<std::optional<ExistingDocument>> existing = FindExisting(conn, doc, hash);
-    if (!existing) return existing.error();
-    if (*existing && (*existing)->content_hash == hash) {
-      result.id = (*existing)->id;
-      result.outcome = PutDocumentResult::Outcome::kUnchanged;
-      Result<std::vector<int64_t>> ids = ChunkIds(conn, result.id, kChunkIdsInIndexOrder);
-      if (!ids) return ids.error();
-      result.chunk_ids = std::move(*ids);
-      return Status::Ok();
-    }
-    if (*existing) {  // same URL, new content: replace the document's fields and chunks
-      result.id = (*existing)->id;
-      result.outcome = PutDocumentResult::Outcome::kUpdated;
-      Result<std::vector<int64_t>> removed = ChunkIds(conn, result.id, kChunkIdsInIdOrder);
-      if (!removed) return removed.error();
-      result.removed_chunk_ids = std::move(*removed);
-      Result<SqliteStatement> del = conn.Prepare(kDeleteChunksOfDocument);
-      if (!del) return del.error();
-      del->BindInt(1, result.id);
-      if (Status s = del->Run(); !s.ok()) return s;
-      Result<SqliteStatement> update = conn.Prepare(kUpdateDocument);
-      if (!update) return update.error();
-      update->BindInt(1, result.id)
-          .BindText(2, doc.title)
-          .BindText(3, doc.content)
-          .BindText(4, doc.content_type)
-          .BindText(5, hash)
-          .BindText(6, metadata)
-          .BindInt(7, now);
-      if (Status s = update->Run(); !s.ok()) return s;
-    } else {
-      result.outcome = PutDocumentResult::Outcome::kCreated;
-      Result<SqliteStatement> insert = conn.Prepare(kInsertDocument);
-      if (!insert) return insert.error();
-      insert->BindOptionalText(1, doc.url)
-          .BindText(2, doc.title)
-          .BindText(3, doc.content)
-          .BindText(4, doc.content_type)
-          .BindText(5, hash)
-          .BindText(6, metadata)
-          .BindInt(7, now);
-      if (Status s = insert->Run(); !s.ok()) return s;
-      result.id = conn.LastInsertRowId();
-    }
-    return InsertChunks(conn, result.id, chunks, embedding_model, result.chunk_ids);
-  }, SqliteWriter::Atomicity::kSavepoint, on_commit);
+  Status status = writer_->Write(
+      [&](SqliteConnection& conn) -> Status {
+        result = PutDocumentResult{};
+        // Checked again: another writer may have stored it since the read above.
+        Result<std::optional<ExistingDocument>> existing = FindExisting(conn, doc, hash);
+        if (!existing) return existing.error();
+        if (*existing && (*existing)->content_hash == hash) {
+          result.id = (*existing)->id;
+          result.outcome = PutDocumentResult::Outcome::kUnchanged;
+          Result<std::vector<int64_t>> ids = ChunkIds(conn, result.id, kChunkIdsInIndexOrder);
+          if (!ids) return ids.error();
+          result.chunk_ids = std::move(*ids);
+          return Status::Ok();
+        }
+        if (*existing) {  // same URL, new content: replace the document's fields and chunks
+          result.id = (*existing)->id;
+          result.outcome = PutDocumentResult::Outcome::kUpdated;
+          Result<std::vector<int64_t>> removed = ChunkIds(conn, result.id, kChunkIdsInIdOrder);
+          if (!removed) return removed.error();
+          result.removed_chunk_ids = std::move(*removed);
+          Result<SqliteStatement> del = conn.Prepare(kDeleteChunksOfDocument);
+          if (!del) return del.error();
+          del->BindInt(1, result.id);
+          if (Status s = del->Run(); !s.ok()) return s;
+          Result<SqliteStatement> update = conn.Prepare(kUpdateDocument);
+          if (!update) return update.error();
+          update->BindInt(1, result.id)
+              .BindText(2, doc.title)
+              .BindText(3, doc.content)
+              .BindText(4, doc.content_type)
+              .BindText(5, hash)
+              .BindText(6, metadata)
+              .BindInt(7, now);
+          if (Status s = update->Run(); !s.ok()) return s;
+        } else {
+          result.outcome = PutDocumentResult::Outcome::kCreated;
+          Result<SqliteStatement> insert = conn.Prepare(kInsertDocument);
+          if (!insert) return insert.error();
+          insert->BindOptionalText(1, doc.url)
+              .BindText(2, doc.title)
+              .BindText(3, doc.content)
+              .BindText(4, doc.content_type)
+              .BindText(5, hash)
+              .BindText(6, metadata)
+              .BindInt(7, now);
+          if (Status s = insert->Run(); !s.ok()) return s;
+          result.id = conn.LastInsertRowId();
+        }
+        return InsertChunks(conn, result.id, chunks, embedding_model, result.chunk_ids);
+      },
+      SqliteWriter::Atomicity::kSavepoint, on_commit);
   if (!status.ok()) return timer.Finish<PutDocumentResult>(Error(std::move(status)));
   return timer.Finish<PutDocumentResult>(std::move(result));
 }
@@ -311,20 +313,22 @@ Result<std::vector<DocumentSummary>> SqliteStore::ListDocuments(int limit, int o
 Result<std::vector<int64_t>> SqliteStore::DeleteDocument(int64_t id) {
   DbOpTimer timer(metrics_.get(), clock_, DbOp::kDeleteDocument);
   std::vector<int64_t> deleted;
-  Status status = writer_->Write([&](SqliteConnection& conn) -> Status {
-    Result<std::vector<int64_t>> ids = ChunkIds(conn, id, kChunkIdsInIdOrder);
-    if (!ids) return ids.error();
-    Result<SqliteStatement> stmt = conn.Prepare(kDeleteDocument);
-    if (!stmt) return stmt.error();
-    stmt->BindInt(1, id);
-    if (Status s = stmt->Run(); !s.ok()) return s;
-    // Chunks and their full-text rows go with the document (ON DELETE CASCADE + trigger).
-    if (conn.Changes() == 0) {
-      return Status(StatusCode::kNotFound, "document " + std::to_string(id) + " not found");
-    }
-    deleted = std::move(*ids);
-    return Status::Ok();
-  }, SqliteWriter::Atomicity::kSavepoint, [&] { ApplyDeleteToMemoryFts(id, deleted); });
+  Status status = writer_->Write(
+      [&](SqliteConnection& conn) -> Status {
+        Result<std::vector<int64_t>> ids = ChunkIds(conn, id, kChunkIdsInIdOrder);
+        if (!ids) return ids.error();
+        Result<SqliteStatement> stmt = conn.Prepare(kDeleteDocument);
+        if (!stmt) return stmt.error();
+        stmt->BindInt(1, id);
+        if (Status s = stmt->Run(); !s.ok()) return s;
+        // Chunks and their full-text rows go with the document (ON DELETE CASCADE + trigger).
+        if (conn.Changes() == 0) {
+          return Status(StatusCode::kNotFound, "document " + std::to_string(id) + " not found");
+        }
+        deleted = std::move(*ids);
+        return Status::Ok();
+      },
+      SqliteWriter::Atomicity::kSavepoint, [&] { ApplyDeleteToMemoryFts(id, deleted); });
   if (!status.ok()) return timer.Finish<std::vector<int64_t>>(Error(std::move(status)));
   return timer.Finish<std::vector<int64_t>>(std::move(deleted));
 }

@@ -31,9 +31,9 @@ Status Load(SqliteConnection& conn, const char* sql, bool chunks, FtsTokenizer& 
       Result<MemoryFtsRow> prepared =
           chunks ? index.Prepare(tokenizer, stmt->Int(0), stmt->Int(1),
                                  std::array<std::string_view, 1>{stmt->TextView(2)})
-                 : index.Prepare(tokenizer, stmt->Int(0), 0,
-                                 std::array<std::string_view, 2>{stmt->TextView(1),
-                                                                 stmt->TextView(2)});
+                 : index.Prepare(
+                       tokenizer, stmt->Int(0), 0,
+                       std::array<std::string_view, 2>{stmt->TextView(1), stmt->TextView(2)});
       if (!prepared) return prepared.error();
       batch.push_back(std::move(*prepared));
     }
@@ -88,8 +88,8 @@ Result<SqliteStore::MemoryFtsRows> SqliteStore::PrepareMemoryFtsRows(
     return chunks[a].chunk_index < chunks[b].chunk_index;
   });
   for (size_t i : order) {
-    Result<MemoryFtsRow> chunk = chunks_memory_->Prepare(
-        *tokenizer_, 0, 0, std::array<std::string_view, 1>{chunks[i].text});
+    Result<MemoryFtsRow> chunk =
+        chunks_memory_->Prepare(*tokenizer_, 0, 0, std::array<std::string_view, 1>{chunks[i].text});
     if (!chunk) return Error(chunk.error());
     rows.chunks.push_back(std::move(*chunk));
   }
@@ -137,10 +137,9 @@ Result<std::vector<std::string>> SqliteStore::QueryTokens(
     const std::vector<std::string>& terms) const {
   std::vector<std::string> tokens;
   for (const std::string& term : terms) {
-    Status s = tokenizer_->Tokenize(term, FtsTokenizer::Purpose::kQuery,
-                                    [&](std::string_view token, size_t, size_t) {
-                                      tokens.emplace_back(token);
-                                    });
+    Status s = tokenizer_->Tokenize(
+        term, FtsTokenizer::Purpose::kQuery,
+        [&](std::string_view token, size_t, size_t) { tokens.emplace_back(token); });
     if (!s.ok()) return Error(std::move(s));
   }
   return tokens;

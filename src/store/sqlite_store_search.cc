@@ -37,14 +37,13 @@ std::string Snippet(FtsTokenizer& tokenizer, std::string_view text,
     int match;  // index in wanted, -1 if none
   };
   std::vector<Token> tokens;
-  Status s = tokenizer.Tokenize(text, FtsTokenizer::Purpose::kDocument,
-                                [&](std::string_view token, size_t start, size_t end) {
-                                  auto it = std::find(wanted.begin(), wanted.end(), token);
-                                  int match = it == wanted.end()
-                                                  ? -1
-                                                  : static_cast<int>(it - wanted.begin());
-                                  tokens.push_back({start, end, match});
-                                });
+  Status s = tokenizer.Tokenize(
+      text, FtsTokenizer::Purpose::kDocument,
+      [&](std::string_view token, size_t start, size_t end) {
+        auto it = std::find(wanted.begin(), wanted.end(), token);
+        int match = it == wanted.end() ? -1 : static_cast<int>(it - wanted.begin());
+        tokens.push_back({start, end, match});
+      });
   if (!s.ok() || tokens.empty() || max_tokens == 0) return "";
   const size_t window = std::min(max_tokens, tokens.size());
   // Slide the window; count distinct matches in it.
@@ -65,8 +64,8 @@ std::string Snippet(FtsTokenizer& tokenizer, std::string_view text,
         best = distinct;
         size_t first = start;
         while (first <= i && tokens[first].match < 0) ++first;
-        best_start = first <= i && first > start + 2 ? std::min(first - 2, tokens.size() - window)
-                                                     : start;
+        best_start =
+            first <= i && first > start + 2 ? std::min(first - 2, tokens.size() - window) : start;
       }
     }
   }
@@ -193,8 +192,9 @@ Result<std::vector<ChunkRef>> SqliteStore::ChunkDocumentIds(const std::vector<in
     std::vector<ChunkRef> refs;
     refs.reserve(chunk_ids.size());
     if (memory_fts_enabled()) {
-      chunks_memory_->ForEachParent(
-          chunk_ids, [&](int64_t id, int64_t doc) { refs.push_back({id, doc}); });
+      chunks_memory_->ForEachParent(chunk_ids, [&](int64_t id, int64_t doc) {
+        refs.push_back({id, doc});
+      });
       return refs;
     }
     if (chunk_ids.empty()) return refs;
