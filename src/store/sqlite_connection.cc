@@ -277,4 +277,11 @@ size_t SqliteReaderPool::IdleCount() const {
   return idle_.size();
 }
 
+Status BeginRead(SqliteConnection& conn) {
+  static constexpr char kBegin[] = "BEGIN";
+  Result<SqliteStatement> begin = conn.Prepare(kBegin);
+  if (!begin) return begin.error();
+  return begin->Run();
+}
+
 }  // namespace jrvs::store

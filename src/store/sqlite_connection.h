@@ -123,6 +123,10 @@ class SqliteConnection {
 // Lends reader connections. Borrow() hands out an idle connection or opens a new one; the Lease
 // returns it on destruction (rolling back a read transaction left open), keeping at most
 // `max_idle` idle connections and closing the rest. The pool must outlive its leases.
+// Opens a read transaction on `conn`, so several lookups see one snapshot; returning the
+// connection to its pool ends it.
+Status BeginRead(SqliteConnection& conn);
+
 class SqliteReaderPool {
  public:
   class Lease {

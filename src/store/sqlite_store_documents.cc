@@ -51,7 +51,6 @@ constexpr const char kStaleChunks[] =
 constexpr const char kUpdateEmbedding[] =
     "UPDATE chunks SET embedding = ?2, embedding_model = ?3 WHERE id = ?1";
 constexpr const char kMaxChunkId[] = "SELECT coalesce(max(id), 0) FROM chunks";
-constexpr const char kBeginRead[] = "BEGIN";
 
 struct ExistingDocument {
   int64_t id = 0;
@@ -344,9 +343,7 @@ Result<std::vector<ChunkView>> SqliteStore::GetChunks(const std::vector<int64_t>
     if (!conn) return Error(conn.error());
     // One snapshot for all lookups; the lease ends the read transaction when returned.
     if (chunk_ids.size() > 1) {
-      Result<SqliteStatement> begin = (*conn)->Prepare(kBeginRead);
-      if (!begin) return Error(begin.error());
-      if (Status s = begin->Run(); !s.ok()) return Error(std::move(s));
+      if (Status s = BeginRead(**conn); !s.ok()) return Error(std::move(s));
     }
     views.reserve(chunk_ids.size());
     for (int64_t id : chunk_ids) {

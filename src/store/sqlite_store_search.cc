@@ -25,7 +25,6 @@ constexpr const char kSearchDocumentsText[] =
 constexpr const char kDocumentPreview[] =
     "SELECT title, url, substr(content, 1, 262144) FROM documents WHERE id = ?1";
 constexpr const char kChunkDocument[] = "SELECT document_id FROM chunks WHERE id = ?1";
-constexpr const char kBeginRead[] = "BEGIN";
 
 // The ~`max_tokens`-token window of `text` holding the most distinct `wanted` tokens (the first
 // such window; the text's start when none matches), cut on token boundaries, with "..." where
@@ -163,9 +162,7 @@ Result<std::vector<DocumentPreview>> SqliteStore::GetDocumentPreviews(
     Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
     if (!conn) return Error(conn.error());
     if (ids.size() > 1) {  // one snapshot for all lookups; the lease ends it when returned
-      Result<SqliteStatement> begin = (*conn)->Prepare(kBeginRead);
-      if (!begin) return Error(begin.error());
-      if (Status s = begin->Run(); !s.ok()) return Error(std::move(s));
+      if (Status s = BeginRead(**conn); !s.ok()) return Error(std::move(s));
     }
     for (int64_t id : ids) {
       Result<SqliteStatement> stmt = (*conn)->Prepare(kDocumentPreview);
@@ -201,9 +198,7 @@ Result<std::vector<ChunkRef>> SqliteStore::ChunkDocumentIds(const std::vector<in
     Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
     if (!conn) return Error(conn.error());
     if (chunk_ids.size() > 1) {
-      Result<SqliteStatement> begin = (*conn)->Prepare(kBeginRead);
-      if (!begin) return Error(begin.error());
-      if (Status s = begin->Run(); !s.ok()) return Error(std::move(s));
+      if (Status s = BeginRead(**conn); !s.ok()) return Error(std::move(s));
     }
     for (int64_t id : chunk_ids) {
       Result<SqliteStatement> stmt = (*conn)->Prepare(kChunkDocument);
