@@ -9,6 +9,9 @@ record the count of input files with any figure made from it.
 
   bench/make_text_chunks.py --out /tmp/chunks.txt
   JRVS_BENCH_TEXT=/tmp/chunks.txt build/release/bench/vector_index_bench
+
+With --docs DIR it also writes each chunk as a document DIR/NNNN/chunkNNNNNNN.txt (1,000 per
+folder) for `jrvs ingest -r DIR`: a real-text corpus for bench/retrieval_scale_bench.cc.
 """
 import argparse
 import gzip
@@ -42,6 +45,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--count", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--docs", help="also write one .txt document per chunk under this folder")
     args = ap.parse_args()
 
     seen_files, seen_chunks, chunks, files = set(), set(), [], 0
@@ -70,6 +74,13 @@ def main():
     with open(args.out, "w", encoding="utf-8") as f:
         for c in chunks:
             f.write(c + "\n")
+    if args.docs:
+        for i, c in enumerate(chunks):
+            folder = os.path.join(args.docs, "%04d" % (i // 1000))
+            if i % 1000 == 0:
+                os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, "chunk%07d.txt" % i), "w", encoding="utf-8") as f:
+                f.write(c + "\n")
     print("%d chunks from %d files under %s" % (len(chunks), files, args.root), file=sys.stderr)
 
 

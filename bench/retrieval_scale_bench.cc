@@ -14,7 +14,8 @@
 //   BM_FtsMemory      the same on the in-memory copy serve uses (store/memory_fts.h)
 // FaissIndex is FAISS's HNSW / flat storage with a faster kernel (bench/vector_index_bench.cc
 // compares it with FAISS's own classes), so these rows are the raw FAISS + FTS5 ceiling.
-// Without JRVS_SCALE_DATA every row is skipped.
+// Without JRVS_SCALE_DATA every row is skipped. JRVS_SCALE_EF_SEARCH=N searches the saved HNSW
+// with ef_search N instead of the default (to measure recall against latency).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -93,6 +94,7 @@ const std::vector<std::vector<float>>& QueryVectors() {
 FaissIndex& SavedIndex() {
   static std::unique_ptr<FaissIndex> index = [] {
     FaissIndexOptions o;
+    if (const char* ef = std::getenv("JRVS_SCALE_EF_SEARCH")) o.hnsw_ef_search = std::atoi(ef);
     auto loaded = FaissIndex::Load(fs::path(DataDir()) / "index" / "vectors.faiss", o);
     if (!loaded) std::abort();
     loaded->index->WaitForRebuild();
@@ -176,6 +178,7 @@ void BM_VectorAnn(benchmark::State& state) {
   FaissIndex& index = SavedIndex();
   FaissIndex& exact = ExactIndex();
   size_t found = 0;
+  double gap_1_10 = 0, gap_10_100 = 0, top10 = 0;
   for (size_t i = 0; i < kQueries; ++i) {
     std::set<int64_t> truth;
     const auto want = exact.Search(QueryVectors()[i], 10);
@@ -183,7 +186,16 @@ void BM_VectorAnn(benchmark::State& state) {
     if (!want || !got) std::abort();
     for (const VectorHit& h : *want) truth.insert(h.id);
     for (const VectorHit& h : *got) found += truth.count(h.id);
+    const auto deep = exact.Search(QueryVectors()[i], 100);
+    if (deep && deep->size() == 100) {
+      gap_1_10 += (*deep)[0].score - (*deep)[9].score;
+      gap_10_100 += (*deep)[9].score - (*deep)[99].score;
+      top10 += (*deep)[9].score;
+    }
   }
+  state.counters["gap_1_10"] = gap_1_10 / kQueries;
+  state.counters["gap_10_100"] = gap_10_100 / kQueries;
+  state.counters["score10"] = top10 / kQueries;
   TimedLoop(state, [&](size_t i) {
     auto hits = index.Search(QueryVectors()[i], kCandidates);
     benchmark::DoNotOptimize(hits);

@@ -285,8 +285,8 @@ Status FaissIndexOptions::Validate() const {
   if (hnsw_ef_construction < 8 || hnsw_ef_construction > 4096) {
     return bad("hnsw_ef_construction", "[8, 4096]", hnsw_ef_construction);
   }
-  if (hnsw_ef_search < 1 || hnsw_ef_search > 4096) {
-    return bad("hnsw_ef_search", "[1, 4096]", hnsw_ef_search);
+  if (hnsw_ef_search < 0 || hnsw_ef_search > 4096) {
+    return bad("hnsw_ef_search", "[0, 4096]", hnsw_ef_search);
   }
   if (!(compact_fraction > 0.0 && compact_fraction <= 1.0)) {
     return bad("compact_fraction", "(0, 1]", compact_fraction);
@@ -349,7 +349,8 @@ std::vector<std::vector<VectorHit>> ExactScan(const State& s, const float* queri
 // Concurrent calls are safe: the walk only reads the graph and the storage.
 std::vector<VectorHit> HnswSearch(const State& s, const float* query, size_t d, size_t want) {
   if (s.graph_n == 0) return {};
-  const auto ef = static_cast<size_t>(s.hnsw->hnsw.efSearch);
+  const size_t ef = s.hnsw->hnsw.efSearch > 0 ? static_cast<size_t>(s.hnsw->hnsw.efSearch)
+                                              : AutoEfSearch(s.graph_n);
   const size_t fetches[2] = {want,
                              std::min(s.graph_n, want + std::min(s.dead_count, kMaxOverfetch))};
   const uint8_t* dead = s.dead_count > 0 ? s.dead.data() : nullptr;
@@ -400,6 +401,14 @@ size_t FaissIndex::Impl::MemoryBytes() const {
 }
 
 // ---- FaissIndex --------------------------------------------------------------------------------
+
+size_t AutoEfSearch(size_t graph_vectors) {
+  constexpr size_t kBase = 128;
+  constexpr double kFrom = 32768;
+  if (double(graph_vectors) <= kFrom) return kBase;
+  const double ef = double(kBase) * (1.0 + std::log2(double(graph_vectors) / kFrom));
+  return std::min<size_t>(4096, static_cast<size_t>(ef));
+}
 
 FaissIndex::FaissIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 

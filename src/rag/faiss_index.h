@@ -63,6 +63,11 @@
 
 namespace jrvs::rag {
 
+// The beam width used when FaissIndexOptions::hnsw_ef_search is 0: 128 up to 32,768 vectors, then
+// 128 more per doubling of the graph (384 at 131,072, 768 at 1M, capped at 4096). Measured on
+// hash-embedded text (docs/PERFORMANCE.md, "Vector index"): recall@10 0.965 at 106k with 384.
+size_t AutoEfSearch(size_t graph_vectors);
+
 struct FaissIndexOptions {
   // Floats per vector; must equal the embedder's dimension. Range 1..65536.
   size_t dimension = 384;
@@ -81,11 +86,11 @@ struct FaissIndexOptions {
   // 200 (vs 80) costs ~2x the build time and buys ~30% less search time at equal recall on
   // hash-embedded text.
   int hnsw_ef_construction = 200;
-  // HNSW beam width while searching (the candidate queue holds max(ef_search, k)). Range 1..4096;
-  // higher means better recall and slower searches. 128 keeps recall@10 >= 0.95 up to ~30k
-  // hash-embedded chunks (>= 0.99 on embedding-like vectors up to 100k); raise it to 256 for
-  // >= 0.95 at 100k hash-embedded chunks.
-  int hnsw_ef_search = 128;
+  // HNSW beam width while searching (the candidate queue holds max(ef_search, k)). Range 0..4096;
+  // higher means better recall and slower searches. 0 = AutoEfSearch(vectors in the graph): a
+  // fixed beam loses recall as the graph grows (hash-embedded text, recall@10 against exact:
+  // ef 128 gives >= 0.95 up to ~30k vectors but 0.887 at 106k, where 384 gives 0.965).
+  int hnsw_ef_search = 0;
   // Compact (rebuild without tombstones) once tombstones exceed this fraction of stored vectors.
   // Range (0, 1].
   double compact_fraction = 0.2;

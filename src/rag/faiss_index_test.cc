@@ -159,6 +159,18 @@ class TempDir {
 
 // ---- Options and input validation ----------------------------------------------------------
 
+TEST(FaissIndexOptionsTest, AutoEfSearchGrowsByOneBaseBeamPerDoubling) {
+  EXPECT_EQ(AutoEfSearch(0), 128u);
+  EXPECT_EQ(AutoEfSearch(32768), 128u);
+  EXPECT_EQ(AutoEfSearch(65536), 256u);
+  EXPECT_EQ(AutoEfSearch(131072), 384u);
+  EXPECT_EQ(AutoEfSearch(1u << 20), 768u);
+  EXPECT_EQ(AutoEfSearch(size_t{1} << 62), 4096u);
+  for (size_t n = 1000; n < 10'000'000; n = n * 3 / 2) {
+    EXPECT_LE(AutoEfSearch(n), AutoEfSearch(n * 3 / 2)) << n;
+  }
+}
+
 TEST(FaissIndexOptionsTest, RejectsOutOfRangeValues) {
   EXPECT_TRUE(FaissIndexOptions{}.Validate().ok());
   auto with = [](auto change) {
@@ -170,7 +182,8 @@ TEST(FaissIndexOptionsTest, RejectsOutOfRangeValues) {
       with([](FaissIndexOptions& o) { o.dimension = 0; }),
       with([](FaissIndexOptions& o) { o.hnsw_m = 2; }),
       with([](FaissIndexOptions& o) { o.hnsw_ef_construction = 0; }),
-      with([](FaissIndexOptions& o) { o.hnsw_ef_search = 0; }),
+      with([](FaissIndexOptions& o) { o.hnsw_ef_search = -1; }),
+      with([](FaissIndexOptions& o) { o.hnsw_ef_search = 4097; }),
       with([](FaissIndexOptions& o) { o.compact_fraction = 0.0; }),
       with([](FaissIndexOptions& o) { o.compact_fraction = std::nan(""); }),
       with([](FaissIndexOptions& o) { o.compact_min_tombstones = 0; }),
@@ -492,7 +505,8 @@ TEST(FaissIndexTest, HnswRecallAt10IsAtLeast95PercentOfExact) {
   auto exact = MakeIndex(exact_options);
   ASSERT_TRUE(exact->Add(ids, data).ok());
 
-  // The defaults (M 32, ef_construction 200, ef_search 128), with the last kDelta vectors left in
+  // The defaults (M 32, ef_construction 200, ef_search auto = 128 here), with the last kDelta
+  // vectors left in
   // the unmerged delta beside the graph.
   constexpr size_t kDelta = 3000;
   FaissIndexOptions ann_options;
