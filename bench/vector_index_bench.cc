@@ -246,6 +246,7 @@ const Graph& BuildGraph(Data kind, size_t n, int m) {
   o.ann_threshold = n;
   o.hnsw_m = m;
   o.build_threads = 2;
+  o.defer_max = 0;  // build at once
   auto index = MustCreate(o);
   const auto start = std::chrono::steady_clock::now();
   if (!index->Add(Ids(n), std::span<const float>(Dataset(kind)).first(n * kDim)).ok()) std::abort();
@@ -504,6 +505,7 @@ void BM_MergeDelta(benchmark::State& state) {
     FaissIndexOptions o;
     o.dimension = kDim;
     o.ann_threshold = 0;
+    o.defer_max = 0;  // the merger's rate, not how long it waits for ingestion to pause
     auto loaded = FaissIndex::Load(graph.file, o);
     if (!loaded) std::abort();
     std::vector<int64_t> ids(kAdd);

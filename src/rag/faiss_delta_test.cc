@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -294,6 +295,74 @@ TEST(FaissDeltaTest, SearchesAndWritersRunWhileTheMergerLinksTheDelta) {
   for (size_t i = 0; i < kN; i += 11) {
     EXPECT_EQ(TopId(*index, Row(data, i)), static_cast<int64_t>(i + 1));
   }
+}
+
+// Options for the deferral tests: HNSW from 1,000 vectors, one build thread.
+FaissIndexOptions DeferOptions(size_t defer_max) {
+  FaissIndexOptions o;
+  o.dimension = kD;
+  o.ann_threshold = 1000;
+  o.delta_merge_min = 64;
+  o.defer_max = defer_max;
+  return o;
+}
+
+// Adds batches of 100 vectors every 5 ms (a burst: ~20k vectors/s) until `stop(batch)` says so
+// or `batches` ran; returns the number of batches added.
+template <typename Stop>
+size_t Burst(FaissIndex& index, const std::vector<float>& data, size_t batches, Stop stop) {
+  size_t b = 0;
+  for (; b < batches; ++b) {
+    const size_t first = b * 100;
+    EXPECT_TRUE(index
+                    .Add(Iota(100, static_cast<int64_t>(first) + 1),
+                         std::span<const float>(data).subspan(first * kD, 100 * kD))
+                    .ok());
+    if (stop(b)) return b + 1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return b;
+}
+
+TEST(FaissDeltaTest, GraphWorkWaitsForABurstOfAddsToPause) {
+  constexpr size_t kBatches = 60;
+  const auto data = UnitVectors(kBatches * 100, 31);
+  auto index = FaissIndex::Create(DeferOptions(1'000'000));
+  ASSERT_TRUE(index.has_value());
+  FaissIndex& ix = **index;
+  size_t built_during_burst = 0;
+  Burst(ix, data, kBatches, [&](size_t b) {
+    built_during_burst += ix.type() == "hnsw";
+    // Exact meanwhile: every vector added is its own nearest neighbour.
+    EXPECT_EQ(TopId(ix, Row(data, b * 100 + 7)), static_cast<int64_t>(b * 100 + 8));
+    return false;
+  });
+  EXPECT_EQ(built_during_burst, 0u) << "the graph was built while vectors were arriving";
+  EXPECT_EQ(ix.type(), "flat");
+  // Once the burst is over the graph is built without being asked.
+  const auto start = std::chrono::steady_clock::now();
+  ix.WaitForRebuild();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  EXPECT_EQ(ix.type(), "hnsw");
+  EXPECT_EQ(ix.delta_size(), 0u);
+  EXPECT_EQ(ix.size(), kBatches * 100);
+  for (size_t i = 0; i < kBatches * 100; i += 397) {
+    EXPECT_EQ(TopId(ix, Row(data, i)), static_cast<int64_t>(i + 1));
+  }
+}
+
+TEST(FaissDeltaTest, GraphWorkStartsDuringABurstOnceTheBacklogReachesTheCap) {
+  constexpr size_t kBatches = 400;  // 2 s of adds at most
+  const auto data = UnitVectors(kBatches * 100, 37);
+  auto index = FaissIndex::Create(DeferOptions(3000));
+  ASSERT_TRUE(index.has_value());
+  FaissIndex& ix = **index;
+  const size_t batches = Burst(ix, data, kBatches, [&](size_t) { return ix.type() == "hnsw"; });
+  EXPECT_LT(batches, kBatches) << "the graph was never built while the backlog grew";
+  EXPECT_GE(batches * 100, 3000u);
+  ix.WaitForRebuild();
+  EXPECT_EQ(ix.type(), "hnsw");
+  EXPECT_EQ(ix.size(), batches * 100);
 }
 
 }  // namespace

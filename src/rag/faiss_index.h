@@ -103,6 +103,13 @@ struct FaissIndexOptions {
   // >= 1. Larger means fewer, longer merges and a longer exact scan beside every graph search
   // (~19 us per 1k vectors at d = 384); 1024 keeps that scan under ~5% of a graph search.
   size_t delta_merge_min = 1024;
+  // Graph work (switching to HNSW, merging the delta, compaction) waits while vectors arrive
+  // faster than ~256/s, until this many vectors would be searched exactly (a flat structure past
+  // ann_threshold, or the delta); it then runs, and it runs at once when ingestion pauses. On 2
+  // cores a graph build beside a burst of ingestion slowed the ingestion by ~20% (docs/
+  // PERFORMANCE.md, "Ingestion"); the exact scan costs ~4 ms per search at 65,536 vectors.
+  // 0 = never wait.
+  size_t defer_max = 65536;
   // While the index is an HNSW, keep an int8 copy of every vector (d bytes + a 4-byte scale, a
   // quarter of the float vector) and walk the graph on it, then rescore the walk's results with
   // the float vectors: the walk is memory-bound, so four times fewer bytes per visited node

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -118,6 +119,14 @@ struct FaissIndex::Impl {
   // Add/Remove calls waiting for write_mu. std::mutex is not fair: without this the merger,
   // re-locking right after each hold, could starve writers (it waits while this is non-zero).
   mutable std::atomic<int> writers_waiting{0};
+  // Vectors ever added and the steady-clock time of the last Add (nanoseconds since its epoch),
+  // for the worker's ingestion-rate sample (IngestionBusy()).
+  std::atomic<uint64_t> added_total{0};
+  std::atomic<int64_t> last_add_ns{0};
+  // The worker's last sample of `added_total` and its verdict. Worker thread only.
+  std::chrono::steady_clock::time_point busy_sample_time{};
+  uint64_t busy_sample_added = 0;
+  bool busy = false;
   std::atomic<bool> stopping{false};
   std::thread worker;
   // One OpenMP lock per graph node, as faiss::HNSW::add_with_locks wants; grown and used only by
@@ -165,6 +174,15 @@ struct FaissIndex::Impl {
   Status MergeDelta();
   // Whether the worker should stop what it is doing (shutdown or a rebuild waiting).
   bool ShouldYieldWork() const;
+  // Whether vectors arrived faster than ~256/s over the last sample window (~250 ms). Worker
+  // thread only.
+  bool IngestionBusy();
+  // Vectors a search currently scans exactly: the delta, or a flat structure past the threshold.
+  // Takes `mu` (shared).
+  size_t ExactScanBacklog() const;
+  // Graph work waits here while IngestionBusy() and the backlog is under options.defer_max.
+  // Returns false when the index is stopping. Worker thread only; takes no lock on return.
+  bool WaitWhileIngesting();
   ~Impl();
   // See FaissIndex::memory_bytes(). Requires `mu` (shared) or write_mu.
   size_t MemoryBytes() const;

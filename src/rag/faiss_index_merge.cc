@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -37,24 +38,27 @@ using faiss_internal::State;
 using faiss_internal::UseOmpThreads;
 
 constexpr size_t kCopyBatch = 1024;  // vectors a rebuild copies per shared hold
+// Ingestion counts as busy (graph work waits, see FaissIndexOptions::defer_max) while more than
+// kBusyVectors arrive per kBusyWindow: a burst, not a trickle of single documents.
+constexpr auto kBusyWindow = std::chrono::milliseconds(250);
+constexpr uint64_t kBusyVectors = 64;
 // How long the merger holds the locks for one run of graph inserts. Every search and writer may
 // wait this long once per hold; one insert costs ~0.1-0.5 ms (M 32, ef_construction 200).
 constexpr std::chrono::microseconds kMergeHold{2000};
 
-// Negated inner product with the fast kernel: what FAISS's HNSW minimises for an inner-product
-// index (IndexHNSW wraps its storage's distance computer the same way, in a FAISS-private helper).
+// The storage's inner product, negated: what FAISS's HNSW minimises for an inner-product index
+// (IndexHNSW wraps its storage's distance computer the same way, in a FAISS-private helper). The
+// storage's computer is the one a graph build uses: on the int8 copy while it keeps one.
 class NegatedIp final : public faiss::DistanceComputer {
  public:
-  NegatedIp(const float* xb, size_t d) : xb_(xb), d_(d), dot_(simd::GetKernels().dot) {}
-  void set_query(const float* x) override { q_ = x; }
-  float operator()(idx_t i) override { return -dot_(q_, xb_ + i * d_, d_); }
-  float symmetric_dis(idx_t i, idx_t j) override { return -dot_(xb_ + i * d_, xb_ + j * d_, d_); }
+  explicit NegatedIp(const faiss::IndexFlatCodes& storage)
+      : inner_(storage.get_FlatCodesDistanceComputer()) {}
+  void set_query(const float* x) override { inner_->set_query(x); }
+  float operator()(idx_t i) override { return -(*inner_)(i); }
+  float symmetric_dis(idx_t i, idx_t j) override { return -inner_->symmetric_dis(i, j); }
 
  private:
-  const float* xb_;
-  size_t d_;
-  simd::DotFn dot_;
-  const float* q_ = nullptr;
+  std::unique_ptr<faiss::FlatCodesDistanceComputer> inner_;
 };
 
 Status FaissError(std::string_view what, const std::exception& e) {
@@ -97,6 +101,44 @@ void FaissIndex::Impl::WakeWorker() {
   worker_cv.notify_all();
 }
 
+bool FaissIndex::Impl::IngestionBusy() {
+  const auto now = std::chrono::steady_clock::now();
+  const uint64_t added = added_total.load(std::memory_order_relaxed);
+  const std::chrono::steady_clock::time_point last_add{
+      std::chrono::steady_clock::duration(last_add_ns.load(std::memory_order_relaxed))};
+  const auto elapsed = now - busy_sample_time;
+  if (now - last_add > kBusyWindow) {
+    busy = false;  // nothing arrived for a whole window
+  } else if (elapsed > 2 * kBusyWindow) {
+    busy = true;  // an add just now, after a long gap: measure the rate over the next window
+  } else if (elapsed >= kBusyWindow) {
+    busy = double(added - busy_sample_added) >=
+           double(kBusyVectors) * (std::chrono::duration<double>(elapsed) / kBusyWindow);
+  } else {
+    return busy;  // keep the verdict until the window is over
+  }
+  busy_sample_time = now;
+  busy_sample_added = added;
+  return busy;
+}
+
+size_t FaissIndex::Impl::ExactScanBacklog() const {
+  auto r = ReadLock();
+  const State& s = state;
+  if (s.hnsw != nullptr) return s.delta();
+  return WantHnsw(s.live.size(), false) ? s.stored() : 0;
+}
+
+bool FaissIndex::Impl::WaitWhileIngesting() {
+  if (options.defer_max == 0) return !stopping;
+  while (!stopping) {
+    if (!IngestionBusy() || ExactScanBacklog() >= options.defer_max) return true;
+    std::unique_lock<std::mutex> l(worker_mu);
+    worker_cv.wait_for(l, kBusyWindow / 4, [&] { return stopping.load(); });
+  }
+  return false;
+}
+
 bool FaissIndex::Impl::ShouldYieldWork() const {
   std::lock_guard<std::mutex> l(worker_mu);
   return stopping || rebuild_requested;
@@ -112,7 +154,9 @@ void FaissIndex::Impl::WorkerLoop() {
     (rebuild ? rebuild_requested : merge_requested) = false;
     running = true;
     l.unlock();
-    const Status st = rebuild ? Rebuild() : MergeDelta();
+    const Status st = !WaitWhileIngesting()
+                          ? Status(StatusCode::kCancelled, "index is shutting down")
+                          : (rebuild ? Rebuild() : MergeDelta());
     if (!st.ok() && st.code() != StatusCode::kCancelled) {
       spdlog::error("vector index {} failed: {}", rebuild ? "rebuild" : "merge", st.ToString());
     }
@@ -153,7 +197,7 @@ Status FaissIndex::Impl::Rebuild() {
     // build with no lock. Positions in the current state are stable: only a rebuild renumbers
     // them, and only this thread rebuilds or merges.
     while (next < stored_at_start) {
-      if (stopping) return Status(StatusCode::kCancelled, "index is shutting down");
+      if (!WaitWhileIngesting()) return Status(StatusCode::kCancelled, "index is shutting down");
       {
         auto r = ReadLock();
         const size_t end = std::min(next + kCopyBatch, stored_at_start);
@@ -211,6 +255,7 @@ Status FaissIndex::Impl::MergeDelta() {
   UseOmpThreads(1);
   const size_t d = options.dimension;
   while (!ShouldYieldWork()) {
+    if (!WaitWhileIngesting()) break;
     {
       // Both locks, like a writer: a holder of write_mu (Save, a rebuild's phase 2) may read the
       // state without `mu`, and searches must not walk the graph while it changes.
@@ -227,7 +272,7 @@ Status FaissIndex::Impl::MergeDelta() {
           for (omp_lock_t& lock : merge_locks) omp_init_lock(&lock);
         }
         faiss::VisitedTable visited(static_cast<int>(s.stored()));
-        NegatedIp dis(s.storage->get_xb(), d);  // the storage cannot move while we hold `mu`
+        NegatedIp dis(*s.storage);  // the storage cannot move while we hold `mu`
         const auto start = std::chrono::steady_clock::now();
         do {
           const size_t pt = s.graph_n;
