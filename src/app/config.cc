@@ -107,6 +107,10 @@ const std::vector<KeySpec>& Specs() {
        0, 4096},
       {"index.quantized_walk", &Config::index_quantized_walk,
        "walk the HNSW graph on an int8 copy of the vectors (results rescored exactly)"},
+      {"index.defer_max", &Config::index_defer_max,
+       "graph work waits while vectors arrive fast, until this many would be scanned exactly "
+       "(0 = never wait)",
+       0, 1e9},
       {"index.build_threads", &Config::index_build_threads,
        "threads for background HNSW builds (0 = 1 in serve, all cores in batch commands)", 0, 256},
       {"index.save_interval_s", &Config::index_save_interval_s,
