@@ -173,7 +173,7 @@ def main():
         "runs": args.runs, "duration_s": args.duration,
         "wrk": {}, "micro": micro(raw),
     }
-    for name in ("nginx", "health", "ingest", "search", "retrieve"):
+    for name in ("nginx", "health", "ingest", "search", "retrieve", "search_ref"):
         m = median_runs(raw, name)
         if m:
             result["wrk"][name] = m
@@ -191,6 +191,11 @@ def main():
     w = result["wrk"]
     if "nginx" in w and "health" in w and w["nginx"].get("rps"):
         result["health_vs_nginx"] = w["health"]["rps"] / w["nginx"]["rps"]
+    if "search" in w and "search_ref" in w:
+        pairs = zip(w["search"].get("all_rps", []), w["search_ref"].get("all_rps", []))
+        ratios = sorted(s / h for s, h in pairs if h)
+        if ratios:
+            result["search_vs_health"] = ratios[len(ratios) // 2]
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(result, f, indent=2)
@@ -206,6 +211,9 @@ def main():
                                                      m.get("p99_ms", 0), m.get("non2xx", 0)))
     if "health_vs_nginx" in result:
         print("\n/health = %.2fx nginx" % result["health_vs_nginx"])
+    if "search_vs_health" in result:
+        print("/api/search = %.3fx /health on the same server (median of per-run ratios; /health "
+              "%.0f req/s)" % (result["search_vs_health"], w["search_ref"]["rps"]))
     if "idle_rss" in result:
         print("idle RSS: %.1f MB" % (result["idle_rss"]["idle_rss_kb"] / 1024))
     if "kb_rss" in result and "kb_stats" in result:

@@ -138,6 +138,9 @@ if want ingest || want search; then
     for i in $(seq 1 "$RUNS"); do
       run_wrk search "$JRVS_URL" -t2 -c32 -d"${DURATION}s" -s bench/wrk/search.lua
       run_wrk retrieve "$JRVS_URL" -t2 -c32 -d"${DURATION}s" -s bench/wrk/retrieve.lua
+      # The same server's /health right after, as the reference for this machine's noise: the
+      # report gives search / health per run (the host's other tenants move both).
+      run_wrk search_ref "$JRVS_URL/health" -t2 -c32 -d"${DURATION}s"
     done
   fi
   stop_jrvs
