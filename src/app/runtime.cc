@@ -126,8 +126,8 @@ Status Runtime::OpenKnowledge(bool background_save) {
   index_options.faiss.quantized_walk = c.index_quantized_walk;
   // Batch commands (no background_save) serve no searches while they run, so their graph is
   // built once, with every core, when the adds stop; `serve` caps the exact backlog.
-  index_options.faiss.defer_max = background_save ? static_cast<size_t>(c.index_defer_max)
-                                                  : std::numeric_limits<size_t>::max();
+  index_options.faiss.defer_max =
+      background_save ? static_cast<size_t>(c.index_defer_max) : std::numeric_limits<size_t>::max();
   // Builds run on the index's background thread; searches always use one thread each. Under
   // `serve` (background_save) one build thread by default: with two, a rebuild took both cores
   // of this machine from the requests (ingestion fell from ~1,800 to ~1,100 docs/s). Batch
