@@ -85,6 +85,7 @@ class QuantizedIpDistance final : public faiss::FlatCodesDistanceComputer {
       q8_[i] = static_cast<int8_t>(std::lrintf(std::clamp(x[i] * inverse, -127.f, 127.f)));
     }
   }
+  // FAISS calls this with `codes + i * code_size` (operator()(i)), so the position is known.
   float distance_to_code(const uint8_t* code) override {
     return Score(q8_.data(), q_scale_, static_cast<size_t>(code - codes) / code_size);
   }
