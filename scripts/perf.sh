@@ -151,6 +151,8 @@ fi
 # the files (docs/s), then `jrvs serve` on the result: resident memory after loading, minus an
 # idle server's; /api/rag/retrieve latency on one connection (P50/P95/P99 from wrk) and /api/search
 # throughput; then the in-process ceiling (bench/retrieval_scale_bench.cc) on the same data.
+# SCALE_CORPUS=text uses real text instead (bench/make_text_chunks.py --docs: one document per
+# 512-character window of /usr/share/doc, ~314k available on this machine).
 # Not part of a plain `make bench` (it takes minutes): run with --only scale.
 if [ "$ONLY" = "scale" ]; then
   start_jrvs "$WORK/idle-data"
@@ -159,7 +161,13 @@ if [ "$ONLY" = "scale" ]; then
   stop_jrvs
   for docs in ${SCALE_DOCS:-3300 33000}; do
     echo "perf: scale: $docs documents" >&2
-    python3 bench/make_zipf_docs.py --out "$WORK/zipf-$docs" --count "$docs"
+    if [ "${SCALE_CORPUS:-zipf}" = text ]; then
+      python3 bench/make_text_chunks.py --out "$WORK/chunks-$docs.txt" --count "$docs" \
+        --docs "$WORK/zipf-$docs"
+      rm -f "$WORK/chunks-$docs.txt"
+    else
+      python3 bench/make_zipf_docs.py --out "$WORK/zipf-$docs" --count "$docs"
+    fi
     t0=$(date +%s.%N)
     "$BIN" ingest -r --data-dir "$WORK/scale-$docs" --log-level warn "$WORK/zipf-$docs" > /dev/null
     t1=$(date +%s.%N)
@@ -186,10 +194,11 @@ if [ "$ONLY" = "scale" ]; then
       JRVS_SCALE_DATA="$WORK/scale-$docs" "$BENCH_DIR/retrieval_scale_bench" \
         --benchmark_out="$RAW/scale_bench_$docs.json" --benchmark_out_format=json > /dev/null
     fi
-    python3 - "$RAW" "$docs" "$t0" "$t1" "$IDLE_KB" "$LOADED_KB" "$SERVED_KB" "$(uptime)" <<'PY'
+    python3 - "$RAW" "$docs" "$t0" "$t1" "$IDLE_KB" "$LOADED_KB" "$SERVED_KB" "$(uptime)" \
+      "${SCALE_CORPUS:-zipf}" <<'PY'
 import json, sys
-raw, docs, t0, t1, idle, loaded, served, load = sys.argv[1:]
-json.dump({"documents": int(docs), "ingest_seconds": float(t1) - float(t0),
+raw, docs, t0, t1, idle, loaded, served, load, corpus = sys.argv[1:]
+json.dump({"documents": int(docs), "corpus": corpus, "ingest_seconds": float(t1) - float(t0),
            "ingest_docs_per_s": int(docs) / (float(t1) - float(t0)), "idle_rss_kb": int(idle),
            "loaded_rss_kb": int(loaded), "served_rss_kb": int(served), "uptime": load.strip()},
           open("%s/scale_%s.json" % (raw, docs), "w"))
