@@ -76,15 +76,7 @@ class QuantizedIpDistance final : public faiss::FlatCodesDistanceComputer {
         dot_i8_(GetKernels().dot_i8),
         q8_(d_) {}
 
-  void set_query(const float* x) override {
-    float max_abs = 0;
-    for (size_t i = 0; i < d_; ++i) max_abs = std::max(max_abs, std::fabs(x[i]));
-    q_scale_ = max_abs / 127.f;
-    const float inverse = q_scale_ > 0 ? 1.f / q_scale_ : 0.f;
-    for (size_t i = 0; i < d_; ++i) {
-      q8_[i] = static_cast<int8_t>(std::lrintf(std::clamp(x[i] * inverse, -127.f, 127.f)));
-    }
-  }
+  void set_query(const float* x) override { q_scale_ = QuantizeInt8(x, d_, q8_.data()); }
   // FAISS calls this with `codes + i * code_size` (operator()(i)), so the position is known.
   float distance_to_code(const uint8_t* code) override {
     return Score(q8_.data(), q_scale_, static_cast<size_t>(code - codes) / code_size);
@@ -117,17 +109,10 @@ namespace {
 // Appends the int8 codes and scale of `n` vectors.
 void Quantize(const float* x, size_t n, size_t d, std::vector<int8_t>& codes,
               std::vector<float>& scales) {
+  const size_t first = codes.size();
+  codes.resize(first + n * d);
   for (size_t v = 0; v < n; ++v) {
-    const float* row = x + v * d;
-    float max_abs = 0;
-    for (size_t i = 0; i < d; ++i) max_abs = std::max(max_abs, std::fabs(row[i]));
-    const float scale = max_abs / 127.f;
-    const float inverse = scale > 0 ? 1.f / scale : 0.f;
-    for (size_t i = 0; i < d; ++i) {
-      codes.push_back(
-          static_cast<int8_t>(std::lrintf(std::clamp(row[i] * inverse, -127.f, 127.f))));
-    }
-    scales.push_back(scale);
+    scales.push_back(QuantizeInt8(x + v * d, d, codes.data() + first + v * d));
   }
 }
 

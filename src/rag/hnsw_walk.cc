@@ -46,14 +46,8 @@ class Scorer {
       : xb_(xb), d_(d), query_(query), q_(q), kernels_(simd::GetKernels()) {
     if (q_.codes == nullptr) return;
     // The query in int8 too, with its own scale: integer dot products, four times the width.
-    float max_abs = 0;
-    for (size_t i = 0; i < d; ++i) max_abs = std::max(max_abs, std::fabs(query[i]));
-    query_scale_ = max_abs / 127.f;
-    const float inverse = query_scale_ > 0 ? 1.f / query_scale_ : 0.f;
     query8_.resize(d);
-    for (size_t i = 0; i < d; ++i) {
-      query8_[i] = static_cast<int8_t>(std::lrintf(std::clamp(query[i] * inverse, -127.f, 127.f)));
-    }
+    query_scale_ = QuantizeInt8(query, d, query8_.data());
   }
 
   // Calls fn(node, score) for each of `nodes`.
@@ -95,6 +89,17 @@ class Scorer {
 };
 
 }  // namespace
+
+float QuantizeInt8(const float* x, size_t d, int8_t* out) {
+  float max_abs = 0;
+  for (size_t i = 0; i < d; ++i) max_abs = std::max(max_abs, std::fabs(x[i]));
+  const float scale = max_abs / 127.f;
+  const float inverse = scale > 0 ? 1.f / scale : 0.f;
+  for (size_t i = 0; i < d; ++i) {
+    out[i] = static_cast<int8_t>(std::lrintf(std::clamp(x[i] * inverse, -127.f, 127.f)));
+  }
+  return scale;
+}
 
 std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, const float* xb, size_t d,
                               const float* query, size_t k, size_t ef, const uint8_t* dead,

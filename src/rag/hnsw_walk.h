@@ -35,6 +35,11 @@ struct QuantizedView {
   const float* scales = nullptr;  // per position
 };
 
+// Writes `x` (d floats) as int8 to `out` (d bytes): round(x_i / scale), scale = max_i |x_i| / 127
+// (0 for a zero vector); returns the scale. The one quantizer of the int8 copy, its queries and
+// the graph builds that score on it.
+float QuantizeInt8(const float* x, size_t d, int8_t* out);
+
 // The best `k` live positions among the graph's nodes, best first (equal scores by position).
 // `xb`: the storage, `d` floats per vector; `dead`: position -> 1 when tombstoned (nullable).
 // `ef` < k is raised to k. With `quantized` codes the walk scores on them and the beam's results
