@@ -108,6 +108,8 @@ const std::vector<KeySpec>& Specs() {
        0, 4096},
       {"index.quantized_walk", &Config::index_quantized_walk,
        "walk the HNSW graph on an int8 copy of the vectors (results rescored exactly)"},
+      {"index.float16", &Config::index_float16,
+       "store vectors in half precision (half the memory; scores within ~1e-5)"},
       {"index.defer_max", &Config::index_defer_max,
        "graph work waits while vectors arrive fast, until this many would be scanned exactly "
        "(0 = never wait)",

@@ -73,6 +73,7 @@ struct Config {
   int64_t index_ef_construction = 200;
   int64_t index_ef_search = 0;         // 0 = rag::AutoEfSearch(vectors in the graph)
   bool index_quantized_walk = true;    // HNSW walk on an int8 copy of the vectors
+  bool index_float16 = true;           // vectors stored in IEEE half precision
   int64_t index_defer_max = 65536;     // graph work waits for a burst of adds up to this backlog
   int64_t index_build_threads = 0;     // background HNSW build threads; 0 = 1 in serve, else cores
   int64_t index_save_interval_s = 30;  // how often a changed index is persisted

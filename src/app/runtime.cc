@@ -124,6 +124,7 @@ Status Runtime::OpenKnowledge(bool background_save) {
   index_options.faiss.hnsw_ef_construction = static_cast<int>(c.index_ef_construction);
   index_options.faiss.hnsw_ef_search = static_cast<int>(c.index_ef_search);
   index_options.faiss.quantized_walk = c.index_quantized_walk;
+  index_options.faiss.float16 = c.index_float16;
   // Batch commands (no background_save) serve no searches while they run, so their graph is
   // built once, with every core, when the adds stop; `serve` caps the exact backlog.
   index_options.faiss.defer_max =

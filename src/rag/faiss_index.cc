@@ -35,30 +35,37 @@ namespace jrvs::rag {
 namespace faiss_internal {
 namespace {
 
-using simd::DotFn;
 using simd::GetKernels;
+using simd::Kernels;
 
 // ---- FAISS pieces ----------------------------------------------------------------------------
 
-// Inner product against flat storage with the fast kernel; HNSW negates it for its min-heap.
+// Inner product against the stored vectors with the fast kernels; HNSW negates it for its
+// min-heap.
 class FastIpDistance final : public faiss::FlatCodesDistanceComputer {
  public:
-  FastIpDistance(const float* xb, size_t d)
-      : faiss::FlatCodesDistanceComputer(reinterpret_cast<const uint8_t*>(xb), d * sizeof(float)),
-        xb_(xb),
-        d_(d),
-        dot_(GetKernels().dot) {}
+  explicit FastIpDistance(const FastFlatIP& storage)
+      : faiss::FlatCodesDistanceComputer(storage.codes.data(), storage.code_size),
+        storage_(storage),
+        xb_(storage.vectors()),
+        kernels_(GetKernels()),
+        row_(xb_.d) {}
 
   void set_query(const float* x) override { q_ = x; }
+  // FAISS calls this with `codes + i * code_size` (operator()(i)), so the position is known.
   float distance_to_code(const uint8_t* code) override {
-    return dot_(q_, reinterpret_cast<const float*>(code), d_);
+    return xb_.Dot(kernels_, q_, static_cast<size_t>(code - codes) / code_size);
   }
-  float symmetric_dis(idx_t i, idx_t j) override { return dot_(xb_ + i * d_, xb_ + j * d_, d_); }
+  float symmetric_dis(idx_t i, idx_t j) override {
+    storage_.Decode(static_cast<size_t>(i), 1, row_.data());
+    return xb_.Dot(kernels_, row_.data(), static_cast<size_t>(j));
+  }
 
  private:
-  const float* xb_;
-  size_t d_;
-  DotFn dot_;
+  const FastFlatIP& storage_;
+  StoredVectors xb_;
+  const Kernels& kernels_;
+  std::vector<float> row_;
   const float* q_ = nullptr;
 };
 
@@ -99,28 +106,66 @@ class QuantizedIpDistance final : public faiss::FlatCodesDistanceComputer {
 
 }  // namespace
 
+FastFlatIP::FastFlatIP(idx_t dim, bool half_precision)
+    : faiss::IndexFlatIP(dim), half(half_precision) {
+  if (half) code_size = static_cast<size_t>(dim) * sizeof(uint16_t);
+}
+
 faiss::FlatCodesDistanceComputer* FastFlatIP::get_FlatCodesDistanceComputer() const {
   if (quantized) return new QuantizedIpDistance(*this);
-  return new FastIpDistance(get_xb(), static_cast<size_t>(d));
+  return new FastIpDistance(*this);
+}
+
+StoredVectors FastFlatIP::vectors() const {
+  StoredVectors v;
+  v.d = static_cast<size_t>(d);
+  if (half) {
+    v.f16 = reinterpret_cast<const uint16_t*>(codes.data());
+  } else {
+    v.f32 = reinterpret_cast<const float*>(codes.data());
+  }
+  return v;
+}
+
+void FastFlatIP::Decode(size_t first, size_t n, float* out) const {
+  const size_t dim = static_cast<size_t>(d);
+  if (half) {
+    GetKernels().from_f16(reinterpret_cast<const uint16_t*>(codes.data()) + first * dim, n * dim,
+                          out);
+  } else {
+    std::copy_n(reinterpret_cast<const float*>(codes.data()) + first * dim, n * dim, out);
+  }
 }
 
 namespace {
 
-// Appends the int8 codes and scale of `n` vectors.
-void Quantize(const float* x, size_t n, size_t d, std::vector<int8_t>& codes,
+// Appends the int8 codes and scales of the stored vectors [first, first + n).
+void Quantize(const FastFlatIP& storage, size_t first, size_t n, std::vector<int8_t>& codes,
               std::vector<float>& scales) {
-  const size_t first = codes.size();
-  codes.resize(first + n * d);
+  const auto d = static_cast<size_t>(storage.d);
+  const size_t at = codes.size();
+  codes.resize(at + n * d);
+  std::vector<float> row(d);
   for (size_t v = 0; v < n; ++v) {
-    scales.push_back(QuantizeInt8(x + v * d, d, codes.data() + first + v * d));
+    storage.Decode(first + v, 1, row.data());
+    scales.push_back(QuantizeInt8(row.data(), d, codes.data() + at + v * d));
   }
 }
 
 }  // namespace
 
 void FastFlatIP::add(idx_t n, const float* x) {
-  faiss::IndexFlatIP::add(n, x);
-  if (quantized) Quantize(x, static_cast<size_t>(n), static_cast<size_t>(d), codes8, scales8);
+  const auto first = static_cast<size_t>(ntotal);
+  if (half) {
+    const auto count = static_cast<size_t>(n);
+    codes.resize((first + count) * code_size);
+    GetKernels().to_f16(x, count * static_cast<size_t>(d),
+                        reinterpret_cast<uint16_t*>(codes.data() + first * code_size));
+    ntotal += n;
+  } else {
+    faiss::IndexFlatIP::add(n, x);
+  }
+  if (quantized) Quantize(*this, first, static_cast<size_t>(n), codes8, scales8);
 }
 
 void FastFlatIP::reset() {
@@ -136,7 +181,7 @@ void FastFlatIP::EnableQuantized() {
   scales8.clear();
   codes8.reserve(static_cast<size_t>(ntotal) * static_cast<size_t>(d));
   scales8.reserve(static_cast<size_t>(ntotal));
-  Quantize(get_xb(), static_cast<size_t>(ntotal), static_cast<size_t>(d), codes8, scales8);
+  Quantize(*this, 0, static_cast<size_t>(ntotal), codes8, scales8);
 }
 
 QuantizedView QuantizedOf(const State& s) {
@@ -161,7 +206,7 @@ void UseOmpThreads(int n) {
 State MakeState(bool use_hnsw, const FaissIndexOptions& o) {
   State s;
   const auto d = static_cast<idx_t>(o.dimension);
-  auto storage = std::make_unique<FastFlatIP>(d);
+  auto storage = std::make_unique<FastFlatIP>(d, o.float16);
   s.storage = storage.get();
   if (use_hnsw) {
     auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(d), o.hnsw_m,
@@ -183,7 +228,7 @@ State MakeState(bool use_hnsw, const FaissIndexOptions& o) {
 // Reserve: exact sizes, so the structure does not grow by doubling (which would leave up to half
 // its capacity unused for the life of the index).
 void Reserve(State& s, size_t n, const FaissIndexOptions& o) {
-  s.storage->codes.reserve(n * o.dimension * sizeof(float));
+  s.storage->codes.reserve(n * s.storage->code_size);
   if (s.storage->quantized) {
     s.storage->codes8.reserve(n * o.dimension);
     s.storage->scales8.reserve(n);
@@ -223,10 +268,10 @@ void Record(State& s, int64_t id) {
 void CopyLive(const State& s, size_t begin, size_t end, size_t d, std::vector<float>* buf,
               std::vector<idx_t>* source) {
   buf->clear();
-  const float* xb = s.storage->get_xb();
   for (size_t p = begin; p < end; ++p) {
     if (s.dead[p] != 0) continue;
-    buf->insert(buf->end(), xb + p * d, xb + (p + 1) * d);
+    buf->resize(buf->size() + d);
+    s.storage->Decode(p, 1, buf->data() + buf->size() - d);
     source->push_back(static_cast<idx_t>(p));
   }
 }
@@ -244,6 +289,7 @@ using faiss_internal::QuantizedOf;
 using faiss_internal::Reconcile;
 using faiss_internal::Record;
 using faiss_internal::State;
+using faiss_internal::StoredVectors;
 using faiss_internal::UseOmpThreads;
 using faiss_internal::WalkHit;
 using simd::GetKernels;
@@ -346,14 +392,14 @@ std::vector<std::vector<VectorHit>> ExactScan(const State& s, const float* queri
                                               size_t d, size_t want, size_t begin, size_t end) {
   const Kernels& kernels = GetKernels();
   std::vector<TopK> tops(nq, TopK(want));
-  const float* xb = s.storage->get_xb();
+  const StoredVectors xb = s.storage->vectors();
   const size_t n = end;
   const uint8_t* dead = s.dead.data();
   size_t p = begin;
   float scores[4];
   for (; p + 4 <= n; p += 4) {
     for (size_t q = 0; q < nq; ++q) {
-      kernels.dot4(queries + q * d, xb + p * d, d, scores);
+      xb.Dot4(kernels, queries + q * d, p, scores);
       for (size_t r = 0; r < 4; ++r) {
         if (dead[p + r] == 0) tops[q].Push(scores[r], static_cast<idx_t>(p + r));
       }
@@ -362,7 +408,7 @@ std::vector<std::vector<VectorHit>> ExactScan(const State& s, const float* queri
   for (; p < n; ++p) {
     if (dead[p] != 0) continue;
     for (size_t q = 0; q < nq; ++q) {
-      tops[q].Push(kernels.dot(queries + q * d, xb + p * d, d), static_cast<idx_t>(p));
+      tops[q].Push(xb.Dot(kernels, queries + q * d, p), static_cast<idx_t>(p));
     }
   }
   std::vector<std::vector<VectorHit>> out;
@@ -386,7 +432,7 @@ std::vector<VectorHit> HnswSearch(const State& s, const float* query, size_t d, 
   for (size_t attempt = 0; attempt < 2; ++attempt) {
     const size_t fetch = fetches[attempt];
     if (attempt == 1 && fetch <= fetches[0]) break;
-    std::vector<WalkHit> walk = HnswWalk(s.hnsw->hnsw, s.storage->get_xb(), d, query, want,
+    std::vector<WalkHit> walk = HnswWalk(s.hnsw->hnsw, s.storage->vectors(), query, want,
                                          std::max(ef, fetch), dead, QuantizedOf(s));
     if (walk.size() >= want) {
       std::vector<VectorHit> hits;
@@ -487,7 +533,7 @@ Status FaissIndex::Add(std::span<const int64_t> ids, std::span<const float> vect
     // Grow the storage once per call and by half, not by doubling per batch.
     auto x = impl_->WriteLock();
     try {
-      const size_t needed = (s.stored() + ids.size()) * d * sizeof(float);
+      const size_t needed = (s.stored() + ids.size()) * s.storage->code_size;
       std::vector<uint8_t>& codes = s.storage->codes;
       if (codes.capacity() < needed) codes.reserve(std::max(needed, codes.capacity() * 3 / 2));
       if (s.storage->quantized) {

@@ -33,17 +33,29 @@ namespace faiss_internal {
 
 using idx_t = faiss::Index::idx_t;
 
-// IndexFlatIP whose distance computer (used by HNSW) runs the fast kernel (rag/simd_kernels.h).
-// Serialised by FAISS as a plain IndexFlatIP.
+// IndexFlatIP whose distance computer (used by HNSW) runs the fast kernels (rag/simd_kernels.h).
+// Its `codes` hold each vector as d floats, or with `half` as d IEEE half-precision values
+// (code_size 2*d): FaissIndexOptions::float16. FAISS only ever calls add(), reset() and the
+// distance computer on it (our searches read the codes themselves), so the half layout stays
+// private; get_xb() is valid only when !half. The file format writes the codes itself
+// (faiss_index_io.cc).
 struct FastFlatIP final : faiss::IndexFlatIP {
-  explicit FastFlatIP(idx_t dim) : faiss::IndexFlatIP(dim) {}
+  FastFlatIP(idx_t dim, bool half_precision);
   faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override;
-  // Appends to the float vectors and, while quantized, to the int8 copy.
+  // Appends to the stored vectors (rounded to half precision with `half`) and, while quantized,
+  // to the int8 copy (quantized from the stored values, so a loaded index equals a built one).
   void add(idx_t n, const float* x) override;
   void reset() override;
   // Starts keeping the int8 copy (rag/hnsw_walk.h), quantizing the vectors already stored.
   void EnableQuantized();
+  // Writes the stored vectors [first, first + n) as floats to `out` (n * d floats).
+  void Decode(size_t first, size_t n, float* out) const;
+  // The stored vectors, for the walk and the exact scans.
+  StoredVectors vectors() const;
+  // Bytes per stored vector.
+  size_t vector_bytes() const { return code_size; }
 
+  bool half = false;
   bool quantized = false;
   std::vector<int8_t> codes8;  // d per vector: round(x_i / scale), |.| <= 127
   std::vector<float> scales8;  // per vector: max_i |x_i| / 127 (0 for a zero vector)

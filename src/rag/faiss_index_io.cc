@@ -33,6 +33,7 @@
 #include <faiss/index_io.h>
 
 #include "rag/faiss_index_impl.h"
+#include "rag/simd_kernels.h"
 
 namespace jrvs::rag {
 namespace {
@@ -44,14 +45,45 @@ using faiss_internal::State;
 
 static_assert(std::endian::native == std::endian::little, "index files are little-endian");
 
-// Takes over a loaded IndexFlat's vectors without copying them.
-std::unique_ptr<FastFlatIP> AdoptFlat(faiss::IndexFlat& loaded) {
-  auto fast = std::make_unique<FastFlatIP>(loaded.d);
-  fast->codes.swap(loaded.codes);
-  fast->ntotal = loaded.ntotal;
+// Takes over a loaded IndexFlat's float vectors: without copying them when the index keeps
+// floats, else converted to half precision a block at a time (files of format 1 and 2).
+std::unique_ptr<FastFlatIP> AdoptFlat(faiss::IndexFlat& loaded, bool half) {
+  auto fast = std::make_unique<FastFlatIP>(loaded.d, half);
+  if (!half) {
+    fast->codes.swap(loaded.codes);
+    fast->ntotal = loaded.ntotal;
+  } else {
+    const auto d = static_cast<size_t>(loaded.d);
+    const auto n = static_cast<size_t>(loaded.ntotal);
+    fast->codes.reserve(n * fast->code_size);
+    constexpr size_t kBlock = 4096;
+    for (size_t first = 0; first < n; first += kBlock) {
+      const size_t count = std::min(kBlock, n - first);
+      fast->add(static_cast<idx_t>(count), loaded.get_xb() + first * d);
+    }
+    loaded.codes = {};
+  }
   loaded.ntotal = 0;
   return fast;
 }
+
+// While Save() writes an HNSW with FAISS, the HNSW points at an empty flat index instead of its
+// storage (whose vectors the file holds in their own section); restored on scope exit.
+class DetachedStorage {
+ public:
+  DetachedStorage(faiss::IndexHNSWFlat* hnsw, idx_t d)
+      : hnsw_(hnsw), empty_(d), saved_(hnsw->storage) {
+    hnsw_->storage = &empty_;
+  }
+  ~DetachedStorage() { hnsw_->storage = saved_; }
+  DetachedStorage(const DetachedStorage&) = delete;
+  DetachedStorage& operator=(const DetachedStorage&) = delete;
+
+ private:
+  faiss::IndexHNSWFlat* hnsw_;
+  faiss::IndexFlatIP empty_;
+  faiss::Index* saved_;
+};
 
 // ---- CRC-32 (IEEE 802.3, as zlib), slicing by 8 ------------------------------------------------
 
@@ -94,16 +126,21 @@ uint32_t Crc32Update(uint32_t crc, const void* data, size_t n) {
 //
 // body   = magic "JRVSVIDX" | u32 version | u32 type (0 flat, 1 hnsw) | u64 dimension
 //          | i64 watermark | u32 model length | model bytes | u64 stored count | i64 id per
-//          position | u64 tombstone count | u64 tombstoned position... | FAISS index
-//          (faiss::write_index)
+//          position | u64 tombstone count | u64 tombstoned position... | u32 precision (0 float,
+//          1 IEEE half) | the stored vectors, position order (dimension floats or halves each)
+//          | type 1 only: the HNSW (faiss::write_index of an IndexHNSWFlat whose storage is an
+//          empty IndexFlatIP)
 // footer = u64 body length | u32 CRC-32 of body | "JVX1"
-// All integers little-endian. The FAISS index runs to the end of the body. Version 2: an HNSW's
+// All integers little-endian. The FAISS index runs to the end of the body. Version 3 added the
+// precision and the vectors section; versions 1 and 2 (FAISS writing the float storage itself,
+// with no vectors section) still load, converted to the index's precision. Version 2: an HNSW's
 // graph may cover only a prefix of its storage (the rest is the unmerged delta, see
 // faiss_index.h); version 1 files (graph over all of it) still load.
 
 constexpr char kMagic[8] = {'J', 'R', 'V', 'S', 'V', 'I', 'D', 'X'};
 constexpr char kFooterMagic[4] = {'J', 'V', 'X', '1'};
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;
+constexpr uint32_t kFirstVectorsSectionVersion = 3;
 constexpr uint32_t kOldestFormatVersion = 1;
 constexpr size_t kFooterSize = 16;
 constexpr size_t kMaxModelName = 4096;
@@ -205,12 +242,19 @@ Status FaissIndex::Save(const std::filesystem::path& path, std::string_view embe
               out.Put(dimension) && out.Put(watermark) && out.Put(model_len) &&
               out.Write(embedding_model.data(), embedding_model.size()) && out.Put(stored) &&
               out.Write(s.ids.data(), s.ids.size() * sizeof(int64_t)) && out.Put(dead_count) &&
-              out.Write(dead_positions.data(), dead_positions.size() * sizeof(uint64_t));
+              out.Write(dead_positions.data(), dead_positions.size() * sizeof(uint64_t)) &&
+              out.Put(uint32_t{s.storage->half ? 1u : 0u}) &&
+              out.Write(s.storage->codes.data(), stored * s.storage->code_size);
     if (!ok) return fail(std::string("write failed: ") + std::strerror(errno));
-    try {
-      faiss::write_index(s.index.get(), &out);
-    } catch (const std::exception& e) {
-      return fail(std::string("write failed: ") + e.what());
+    if (s.hnsw != nullptr) {
+      try {
+        // Safe with searches running: they read the storage through State::storage, never
+        // through the HNSW, and every other user of the HNSW holds write_mu.
+        DetachedStorage detached(s.hnsw, s.hnsw->d);
+        faiss::write_index(s.index.get(), &out);
+      } catch (const std::exception& e) {
+        return fail(std::string("write failed: ") + e.what());
+      }
     }
   }
   const uint64_t body = out.bytes();
@@ -324,34 +368,77 @@ Result<LoadedIndex> FaissIndex::Load(const std::filesystem::path& path,
   }
 
   try {
-    faiss::FileIOReader reader(f.get());
-    std::unique_ptr<faiss::Index> index(faiss::read_index(&reader));
-    if (std::ftell(f.get()) != static_cast<long>(body))
+    // Format 3: the vectors, in the file's precision, converted to the index's if they differ.
+    std::unique_ptr<FastFlatIP> vectors;
+    if (version >= kFirstVectorsSectionVersion) {
+      uint32_t precision = 0;
+      if (!Get(f.get(), &precision) || precision > 1) return Error(Corrupt(path, "bad precision"));
+      const bool file_half = precision == 1;
+      const size_t row = dimension * (file_half ? sizeof(uint16_t) : sizeof(float));
+      if (stored > body / row) return Error(Corrupt(path, "bad vectors section"));
+      vectors = std::make_unique<FastFlatIP>(static_cast<idx_t>(dimension), options.float16);
+      if (file_half == options.float16) {
+        vectors->codes.resize(stored * row);
+        if (!ReadExact(f.get(), vectors->codes.data(), vectors->codes.size())) {
+          return Error(Corrupt(path, "short vectors section"));
+        }
+        vectors->ntotal = static_cast<idx_t>(stored);
+      } else {
+        vectors->codes.reserve(stored * vectors->code_size);
+        constexpr size_t kBlock = 4096;
+        std::vector<uint8_t> raw(kBlock * row);
+        std::vector<float> floats(kBlock * dimension);
+        for (uint64_t first = 0; first < stored; first += kBlock) {
+          const size_t n = static_cast<size_t>(std::min<uint64_t>(kBlock, stored - first));
+          if (!ReadExact(f.get(), raw.data(), n * row)) {
+            return Error(Corrupt(path, "short vectors section"));
+          }
+          if (file_half) {
+            simd::GetKernels().from_f16(reinterpret_cast<const uint16_t*>(raw.data()),
+                                        n * dimension, floats.data());
+          } else {
+            std::memcpy(floats.data(), raw.data(), n * row);
+          }
+          vectors->add(static_cast<idx_t>(n), floats.data());
+        }
+      }
+    }
+    std::unique_ptr<faiss::Index> index;
+    if (type == 1 || vectors == nullptr) {
+      faiss::FileIOReader reader(f.get());
+      index.reset(faiss::read_index(&reader));
+      // An HNSW's own count is its graph's nodes; its storage must hold every stored vector.
+      if (index->d != static_cast<int>(dimension) || index->ntotal > static_cast<idx_t>(stored) ||
+          index->metric_type != faiss::METRIC_INNER_PRODUCT) {
+        return Error(Corrupt(path, "index does not match its header"));
+      }
+    }
+    if (std::ftell(f.get()) != static_cast<long>(body)) {
       return Error(Corrupt(path, "trailing data"));
-    // An HNSW's own count is its graph's nodes; its storage must hold every stored vector.
-    if (index->d != static_cast<int>(dimension) || index->ntotal > static_cast<idx_t>(stored) ||
-        index->metric_type != faiss::METRIC_INNER_PRODUCT) {
-      return Error(Corrupt(path, "index does not match its header"));
     }
     if (type == 0) {
-      auto* flat = dynamic_cast<faiss::IndexFlat*>(index.get());
-      if (flat == nullptr || flat->ntotal != static_cast<idx_t>(stored)) {
-        return Error(Corrupt(path, "expected a flat index of every stored vector"));
+      if (vectors == nullptr) {
+        auto* flat = dynamic_cast<faiss::IndexFlat*>(index.get());
+        if (flat == nullptr || flat->ntotal != static_cast<idx_t>(stored)) {
+          return Error(Corrupt(path, "expected a flat index of every stored vector"));
+        }
+        vectors = AdoptFlat(*flat, options.float16);
       }
-      auto fast = AdoptFlat(*flat);
-      s.storage = fast.get();
-      s.index = std::move(fast);
+      s.storage = vectors.get();
+      s.index = std::move(vectors);
     } else {
       auto* hnsw = dynamic_cast<faiss::IndexHNSWFlat*>(index.get());
       auto* flat = hnsw != nullptr ? dynamic_cast<faiss::IndexFlat*>(hnsw->storage) : nullptr;
-      if (flat == nullptr || flat->ntotal != static_cast<idx_t>(stored) ||
+      // Format 3 keeps the vectors outside the HNSW, whose storage is then empty.
+      const idx_t in_hnsw = vectors == nullptr ? static_cast<idx_t>(stored) : 0;
+      if (flat == nullptr || flat->ntotal != in_hnsw ||
           hnsw->hnsw.levels.size() != static_cast<size_t>(hnsw->ntotal)) {
         return Error(Corrupt(path, "expected an HNSW index over every stored vector"));
       }
-      auto fast = AdoptFlat(*flat);
+      if (vectors == nullptr) vectors = AdoptFlat(*flat, options.float16);
       std::unique_ptr<faiss::Index> replaced(hnsw->storage);
-      s.storage = fast.get();
-      hnsw->storage = fast.release();
+      s.storage = vectors.get();
+      hnsw->storage = vectors.release();
       hnsw->own_fields = true;
       hnsw->hnsw.efSearch = options.hnsw_ef_search;
       hnsw->hnsw.efConstruction = options.hnsw_ef_construction;

@@ -274,10 +274,12 @@ Status FaissIndex::Impl::MergeDelta() {
         faiss::VisitedTable visited(static_cast<int>(s.stored()));
         NegatedIp dis(*s.storage);  // the storage cannot move while we hold `mu`
         const auto start = std::chrono::steady_clock::now();
+        std::vector<float> query(d);
         do {
           const size_t pt = s.graph_n;
           graph.prepare_level_tab(1, false);
-          dis.set_query(s.storage->get_xb() + pt * d);
+          s.storage->Decode(pt, 1, query.data());
+          dis.set_query(query.data());
           graph.add_with_locks(dis, graph.levels[pt] - 1, static_cast<int>(pt), merge_locks,
                                visited);
           s.graph_n = pt + 1;

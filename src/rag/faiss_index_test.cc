@@ -17,7 +17,13 @@
 #include <thread>
 #include <vector>
 
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
 #include <gtest/gtest.h>
+
+#include "rag/simd_kernels.h"
 
 namespace jrvs::rag {
 namespace {
@@ -107,6 +113,20 @@ std::vector<VectorHit> BruteForce(const std::vector<float>& data, const std::vec
   if (all.size() > k) all.resize(k);
   return all;
 }
+
+// The vectors rounded to half precision, as an index with FaissIndexOptions::float16 stores them.
+std::vector<float> HalfRounded(const std::vector<float>& data) {
+  std::vector<uint16_t> half(data.size());
+  std::vector<float> out(data.size());
+  simd::GetKernels().to_f16(data.data(), data.size(), half.data());
+  simd::GetKernels().from_f16(half.data(), half.size(), out.data());
+  return out;
+}
+
+// How far a score on half-precision vectors may be from the float one for the unit vectors of
+// these tests (d >= 16): each value is within 2^-11 relative, so a product of unit vectors within
+// ~2^-11 at worst, ~1e-5 typically at d = 384.
+constexpr double kHalfScoreError = 5e-4;
 
 std::unique_ptr<FaissIndex> MakeIndex(const FaissIndexOptions& o) {
   auto index = FaissIndex::Create(o);
@@ -222,24 +242,35 @@ TEST(FaissIndexTest, RejectsMalformedInputWithoutChangingTheIndex) {
 
 // ---- Exact search ----------------------------------------------------------------------------
 
+// Float vectors: the exact top 10 of the vectors given. Half precision: the exact top 10 of the
+// vectors as stored (rounded to half), and scores within half's rounding of the float ones.
 TEST(FaissIndexTest, ExactSearchMatchesBruteForce) {
   constexpr size_t kD = 48;  // not a multiple of 16: exercises the kernels' tails
   constexpr size_t kN = 1003;
   const auto data = UniformUnitVectors(kN, kD, 1);
   const auto ids = Iota(kN, 100);
-  auto index = MakeIndex(SmallOptions(kD));
-  ASSERT_TRUE(index->Add(ids, data).ok());
-  EXPECT_EQ(index->size(), kN);
-  EXPECT_EQ(index->type(), "flat");
+  for (bool half : {false, true}) {
+    FaissIndexOptions o = SmallOptions(kD);
+    o.float16 = half;
+    auto index = MakeIndex(o);
+    ASSERT_TRUE(index->Add(ids, data).ok());
+    EXPECT_EQ(index->size(), kN);
+    EXPECT_EQ(index->type(), "flat");
+    EXPECT_GE(index->memory_bytes(), kN * kD * (half ? 2 : 4));
+    EXPECT_LT(index->memory_bytes(), kN * kD * (half ? 2 : 4) + kN * 64);
+    const auto stored = half ? HalfRounded(data) : data;
 
-  const auto queries = UniformUnitVectors(25, kD, 2);
-  for (size_t q = 0; q < 25; ++q) {
-    const auto expected = BruteForce(data, ids, kD, Row(queries, kD, q), 10);
-    const auto actual = MustSearch(*index, Row(queries, kD, q), 10);
-    ASSERT_EQ(actual.size(), expected.size());
-    for (size_t i = 0; i < actual.size(); ++i) {
-      EXPECT_EQ(actual[i].id, expected[i].id) << "query " << q << " rank " << i;
-      EXPECT_NEAR(actual[i].score, expected[i].score, 1e-5);
+    const auto queries = UniformUnitVectors(25, kD, 2);
+    for (size_t q = 0; q < 25; ++q) {
+      const auto expected = BruteForce(stored, ids, kD, Row(queries, kD, q), 10);
+      const auto from_floats = BruteForce(data, ids, kD, Row(queries, kD, q), 10);
+      const auto actual = MustSearch(*index, Row(queries, kD, q), 10);
+      ASSERT_EQ(actual.size(), expected.size());
+      for (size_t i = 0; i < actual.size(); ++i) {
+        EXPECT_EQ(actual[i].id, expected[i].id) << "query " << q << " rank " << i;
+        EXPECT_NEAR(actual[i].score, expected[i].score, 1e-5);
+        EXPECT_NEAR(actual[i].score, from_floats[i].score, half ? kHalfScoreError : 1e-5);
+      }
     }
   }
 }
@@ -276,7 +307,7 @@ TEST(FaissIndexTest, ReturnsFewerThanKOnlyWhenTheIndexHoldsFewer) {
   EXPECT_EQ(hits[1].id, 3);
   EXPECT_EQ(hits[2].id, 2);
   EXPECT_FLOAT_EQ(hits[0].score, 1.f);
-  EXPECT_FLOAT_EQ(hits[1].score, 0.6f);
+  EXPECT_NEAR(hits[1].score, 0.6f, kHalfScoreError);  // 0.6 is stored as 0.60009765625
 }
 
 TEST(FaissIndexTest, MaxIdIsTheHighestIdEverAdded) {
@@ -412,7 +443,7 @@ TEST(FaissIndexTest, SwitchesToHnswAtTheThresholdAndKeepsAnswering) {
   index->WaitForRebuild();
   EXPECT_EQ(index->type(), "flat");
   const size_t flat_bytes = index->memory_bytes();
-  EXPECT_GE(flat_bytes, 999 * kD * sizeof(float));
+  EXPECT_GE(flat_bytes, 999 * kD * sizeof(uint16_t));  // half-precision vectors
 
   ASSERT_TRUE(
       index->Add(std::span(ids).subspan(999, 1), std::span(data).subspan(999 * kD, kD)).ok());
@@ -428,7 +459,7 @@ TEST(FaissIndexTest, SwitchesToHnswAtTheThresholdAndKeepsAnswering) {
     const auto hits = MustSearch(*index, Row(data, kD, i), 3);
     ASSERT_FALSE(hits.empty());
     EXPECT_EQ(hits[0].id, ids[i]);
-    EXPECT_NEAR(hits[0].score, 1.f, 1e-5);
+    EXPECT_NEAR(hits[0].score, 1.f, kHalfScoreError);
   }
 }
 
@@ -591,6 +622,130 @@ TEST(FaissIndexTest, SaveAndLoadRoundTripInBothModes) {
   }
 }
 
+// A file saved with one precision loads into the other: half to float keeps every score (half
+// widens exactly), float to half keeps them within half's rounding.
+TEST(FaissIndexTest, LoadConvertsBetweenPrecisions) {
+  constexpr size_t kD = 40;
+  TempDir dir;
+  const auto data = EmbeddingLikeVectors(700, kD, 33);
+  const auto queries = EmbeddingLikeVectors(20, kD, 34);
+  for (size_t threshold : {std::numeric_limits<size_t>::max(), size_t{0}}) {
+    for (bool saved_half : {true, false}) {
+      FaissIndexOptions o = SmallOptions(kD);
+      o.ann_threshold = threshold;
+      o.float16 = saved_half;
+      auto index = MakeIndex(o);
+      ASSERT_TRUE(index->Add(Iota(700), data).ok());
+      ASSERT_TRUE(index->Remove(Iota(10, 300)).ok());
+      const fs::path path = dir.path() / "index.jvx";
+      ASSERT_TRUE(index->Save(path, "m", 700).ok());
+      o.float16 = !saved_half;
+      auto loaded = FaissIndex::Load(path, o);
+      ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+      FaissIndex& copy = *loaded->index;
+      EXPECT_EQ(copy.size(), 690u);
+      EXPECT_EQ(copy.type(), index->type());
+      if (saved_half) {
+        ExpectSameResults(*index, copy, queries, kD, 10);
+        EXPECT_GT(copy.memory_bytes(), index->memory_bytes());  // floats now
+      } else {
+        EXPECT_LT(copy.memory_bytes(), index->memory_bytes());
+        for (size_t q = 0; q < 20; ++q) {
+          const auto want = MustSearch(*index, Row(queries, kD, q), 10);
+          const auto got = MustSearch(copy, Row(queries, kD, q), 10);
+          ASSERT_EQ(got.size(), want.size());
+          for (size_t i = 0; i < got.size(); ++i) {
+            EXPECT_NEAR(got[i].score, want[i].score, kHalfScoreError);
+            EXPECT_GE(got[i].id, 1);
+            EXPECT_TRUE(got[i].id < 300 || got[i].id >= 310) << got[i].id;
+          }
+        }
+      }
+      // Converted vectors are themselves: each stored row still finds itself first.
+      for (size_t i = 400; i < 420; ++i) {
+        const auto hits = MustSearch(copy, Row(data, kD, i), 1);
+        ASSERT_EQ(hits.size(), 1u);
+        EXPECT_EQ(hits[0].id, static_cast<int64_t>(i) + 1);
+      }
+    }
+  }
+}
+
+// CRC-32 as zlib computes it, bit by bit (the file footer's checksum).
+uint32_t Crc32(const std::vector<uint8_t>& bytes) {
+  uint32_t crc = 0xFFFFFFFFu;
+  for (uint8_t b : bytes) {
+    crc ^= b;
+    for (int k = 0; k < 8; ++k) crc = (crc & 1u) != 0 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+  }
+  return ~crc;
+}
+
+template <typename T>
+void Append(std::vector<uint8_t>& out, const T& value) {
+  const auto* p = reinterpret_cast<const uint8_t*>(&value);
+  out.insert(out.end(), p, p + sizeof(T));
+}
+
+// A file of format 2, as jrvs wrote them before the vectors section: the header, then FAISS's
+// own serialisation of the whole index (float storage included).
+void WriteFormat2(const fs::path& path, const faiss::Index& index, uint32_t type, size_t d,
+                  const std::vector<int64_t>& ids) {
+  std::vector<uint8_t> body = {'J', 'R', 'V', 'S', 'V', 'I', 'D', 'X'};
+  Append(body, uint32_t{2});
+  Append(body, type);
+  Append(body, uint64_t{d});
+  Append(body, int64_t{99});   // watermark
+  Append(body, uint32_t{1});   // model name length
+  body.push_back('m');
+  Append(body, uint64_t{ids.size()});
+  for (int64_t id : ids) Append(body, id);
+  Append(body, uint64_t{0});  // no tombstones
+  faiss::VectorIOWriter faiss_part;
+  faiss::write_index(&index, &faiss_part);
+  body.insert(body.end(), faiss_part.data.begin(), faiss_part.data.end());
+  std::vector<uint8_t> file = body;
+  Append(file, uint64_t{body.size()});
+  Append(file, Crc32(body));
+  for (char c : {'J', 'V', 'X', '1'}) file.push_back(static_cast<uint8_t>(c));
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(file.data()), static_cast<std::streamsize>(file.size()));
+}
+
+// Files written before format 3 still load, flat and HNSW, into either precision.
+TEST(FaissIndexTest, LoadsFormat2Files) {
+  constexpr size_t kD = 24;
+  constexpr size_t kN = 500;
+  TempDir dir;
+  const auto data = EmbeddingLikeVectors(kN, kD, 35);
+  const auto ids = Iota(kN, 1000);
+  faiss::IndexFlatIP flat(kD);
+  flat.add(kN, data.data());
+  faiss::IndexHNSWFlat hnsw(kD, 16, faiss::METRIC_INNER_PRODUCT);
+  hnsw.add(kN, data.data());
+  for (const auto& [index, type] : {std::pair<const faiss::Index*, uint32_t>{&flat, 0},
+                                    std::pair<const faiss::Index*, uint32_t>{&hnsw, 1}}) {
+    const fs::path path = dir.path() / ("v2-" + std::to_string(type) + ".jvx");
+    WriteFormat2(path, *index, type, kD, ids);
+    for (bool half : {false, true}) {
+      FaissIndexOptions o = SmallOptions(kD);
+      o.float16 = half;
+      auto loaded = FaissIndex::Load(path, o);
+      ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
+      EXPECT_EQ(loaded->watermark, 99);
+      EXPECT_EQ(loaded->embedding_model, "m");
+      EXPECT_EQ(loaded->index->type(), type == 0 ? "flat" : "hnsw");
+      EXPECT_EQ(loaded->index->size(), kN);
+      for (size_t i = 0; i < kN; i += 25) {
+        const auto hits = MustSearch(*loaded->index, Row(data, kD, i), 1);
+        ASSERT_EQ(hits.size(), 1u);
+        EXPECT_EQ(hits[0].id, ids[i]);
+        EXPECT_NEAR(hits[0].score, 1.f, half ? kHalfScoreError : 1e-5);
+      }
+    }
+  }
+}
+
 TEST(FaissIndexTest, SaveReplacesAnExistingFile) {
   TempDir dir;
   const fs::path path = dir.path() / "index.jvx";
@@ -725,7 +880,7 @@ TEST(FaissIndexTest, ConcurrentSearchesWhileAddingAndRemoving) {
         }
         // HNSW may, rarely, leave a node unreachable: count misses rather than fail on one.
         if ((*hits)[0].id != static_cast<int64_t>(i) + 1 ||
-            std::abs((*hits)[0].score - 1.f) > 1e-4) {
+            std::abs((*hits)[0].score - 1.f) > kHalfScoreError) {
           self_misses.fetch_add(1);
         }
         std::set<int64_t> seen;

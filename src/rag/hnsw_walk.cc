@@ -39,15 +39,16 @@ struct Node {
   uint32_t node;
 };
 
-// Scores nodes against the query, on the floats or on the int8 copy, prefetching a few ahead.
+// Scores nodes against the query, on the stored vectors or on the int8 copy, prefetching a few
+// ahead.
 class Scorer {
  public:
-  Scorer(const float* xb, size_t d, const float* query, QuantizedView q)
-      : xb_(xb), d_(d), query_(query), q_(q), kernels_(simd::GetKernels()) {
+  Scorer(StoredVectors xb, const float* query, QuantizedView q)
+      : xb_(xb), d_(xb.d), query_(query), q_(q), kernels_(simd::GetKernels()) {
     if (q_.codes == nullptr) return;
     // The query in int8 too, with its own scale: integer dot products, four times the width.
-    query8_.resize(d);
-    query_scale_ = QuantizeInt8(query, d, query8_.data());
+    query8_.resize(d_);
+    query_scale_ = QuantizeInt8(query, d_, query8_.data());
   }
 
   // Calls fn(node, score) for each of `nodes`.
@@ -67,7 +68,7 @@ class Scorer {
     }
     return Exact(v);
   }
-  float Exact(uint32_t v) const { return kernels_.dot(query_, xb_ + size_t{v} * d_, d_); }
+  float Exact(uint32_t v) const { return xb_.Dot(kernels_, query_, v); }
   bool quantized() const { return q_.codes != nullptr; }
 
  private:
@@ -76,10 +77,10 @@ class Scorer {
       Prefetch(q_.codes + size_t{v} * d_, d_);
       __builtin_prefetch(q_.scales + v);
     } else {
-      Prefetch(xb_ + size_t{v} * d_, d_ * sizeof(float));
+      Prefetch(xb_.Row(v), xb_.row_bytes());
     }
   }
-  const float* xb_;
+  StoredVectors xb_;
   size_t d_;
   const float* query_;
   QuantizedView q_;
@@ -101,9 +102,8 @@ float QuantizeInt8(const float* x, size_t d, int8_t* out) {
   return scale;
 }
 
-std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, const float* xb, size_t d,
-                              const float* query, size_t k, size_t ef, const uint8_t* dead,
-                              QuantizedView quantized) {
+std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, StoredVectors xb, const float* query,
+                              size_t k, size_t ef, const uint8_t* dead, QuantizedView quantized) {
   std::vector<WalkHit> out;
   if (k == 0 || graph.entry_point < 0) return out;
   ef = std::max(ef, k);
@@ -125,7 +125,7 @@ std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, const float* xb, size_t 
   };
 
   // Upper layers: greedy descent to the nearest node.
-  const Scorer scorer(xb, d, query, quantized);
+  const Scorer scorer(xb, query, quantized);
   auto entry = static_cast<uint32_t>(graph.entry_point);
   float entry_score = scorer.Score(entry);
   for (int layer = graph.max_level; layer >= 1; --layer) {
@@ -181,7 +181,7 @@ std::vector<WalkHit> HnswWalk(const faiss::HNSW& graph, const float* xb, size_t 
     out[i] = {results.top().score, static_cast<int64_t>(results.top().node)};
     results.pop();
   }
-  if (scorer.quantized()) {  // the beam was ranked on approximations: rank it again, exactly
+  if (scorer.quantized()) {  // the beam was ranked on approximations: rank it on the vectors
     for (WalkHit& h : out) h.score = scorer.Exact(static_cast<uint32_t>(h.position));
     std::sort(out.begin(), out.end(), [](const WalkHit& a, const WalkHit& b) {
       return a.score != b.score ? a.score > b.score : a.position < b.position;
