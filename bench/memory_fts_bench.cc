@@ -1,8 +1,13 @@
 // The in-memory full-text copy (store/memory_fts.h): what it costs per ingested document
 // (tokenizing a ~1 KB document and its three chunks with FTS5's tokenizer, appending the
-// postings) and per query, beside FTS5's own query on the same rows in the same run.
+// postings) and per query, beside FTS5's own query on the same rows in the same run; and what
+// an index of real text holds in memory (BM_MemoryFtsRealTextMemory, given a file of text).
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
+#include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -109,6 +114,77 @@ void BM_MemoryFtsSearch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_MemoryFtsSearch)->Arg(10000)->Arg(100000);
+
+// Heap bytes in use (all arenas and mmapped blocks) and resident bytes of the process.
+struct MemorySnapshot {
+  double heap = 0;
+  double rss = 0;
+};
+MemorySnapshot TakeMemorySnapshot() {
+  malloc_trim(0);  // hand freed pages back, so that RSS shows what is still held
+  struct mallinfo2 info = mallinfo2();
+  MemorySnapshot m;
+  m.heap = static_cast<double>(info.uordblks + info.hblkhd);
+  std::ifstream statm("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  m.rss = static_cast<double>(resident) * 4096.0;
+  return m;
+}
+
+// What a chunks-like index (one column) of real text holds: the first range(0) lines of the file
+// named by JRVS_FTS_TEXT (one chunk per line, e.g. 512-byte windows of documentation), prepared
+// and applied in batches of 1,024 as EnableMemoryFts() loads them, then Shrink(). Counters:
+// distinct terms, postings, GetStats().bytes, and the growth of the heap in use and of the RSS
+// over the load (the text itself is read before). Skipped when JRVS_FTS_TEXT is unset.
+void BM_MemoryFtsRealTextMemory(benchmark::State& state) {
+  const char* path = std::getenv("JRVS_FTS_TEXT");
+  if (path == nullptr || *path == 0) {
+    state.SkipWithError("JRVS_FTS_TEXT is not set (a file of text, one chunk per line)");
+    return;
+  }
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(path);
+    for (std::string line;
+         lines.size() < static_cast<size_t>(state.range(0)) && std::getline(in, line);) {
+      lines.push_back(std::move(line));
+    }
+  }
+  if (lines.empty()) {
+    state.SkipWithError("JRVS_FTS_TEXT names an empty or unreadable file");
+    return;
+  }
+  auto tokenizer = FtsTokenizer::Create();
+  MemoryFtsStats stats;
+  MemorySnapshot before, after;
+  for (auto _ : state) {
+    before = TakeMemorySnapshot();
+    auto index = std::make_unique<MemoryFts>(1);
+    std::vector<MemoryFtsRow> batch;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      const std::string_view columns[] = {lines[i]};
+      auto id = static_cast<int64_t>(i + 1);
+      batch.push_back(*index->Prepare(**tokenizer, id, id, columns));
+      if (batch.size() == 1024 || i + 1 == lines.size()) {
+        index->Apply(std::move(batch), {});
+        batch.clear();
+      }
+    }
+    index->Shrink();
+    after = TakeMemorySnapshot();
+    stats = index->GetStats();
+  }
+  const double terms = static_cast<double>(stats.terms);
+  state.counters["rows"] = static_cast<double>(stats.live_rows);
+  state.counters["terms"] = terms;
+  state.counters["postings"] = static_cast<double>(stats.postings);
+  state.counters["stats_bytes"] = static_cast<double>(stats.bytes);
+  state.counters["heap_growth"] = after.heap - before.heap;
+  state.counters["rss_growth"] = after.rss - before.rss;
+  state.counters["stats_bytes_per_term"] = terms > 0 ? static_cast<double>(stats.bytes) / terms : 0;
+}
+BENCHMARK(BM_MemoryFtsRealTextMemory)->Arg(100000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace jrvs::store
