@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <queue>
 #include <utility>
@@ -14,12 +17,68 @@ constexpr double kK1 = 1.2;  // FTS5's bm25() constants
 constexpr double kB = 0.75;
 constexpr uint32_t kNoSlot = std::numeric_limits<uint32_t>::max();
 
-void PutVarint(std::vector<uint8_t>& out, uint32_t v) {
+// A posting: varint(slot delta), then varint(tf) per column (at most 2): at most 15 bytes.
+constexpr size_t kMaxPostingBytes = 15;
+
+size_t PutVarint(uint8_t* out, uint32_t v) {
+  size_t n = 0;
   while (v >= 0x80) {
-    out.push_back(static_cast<uint8_t>(v | 0x80));
+    out[n++] = static_cast<uint8_t>(v | 0x80);
     v >>= 7;
   }
-  out.push_back(static_cast<uint8_t>(v));
+  out[n++] = static_cast<uint8_t>(v);
+  return n;
+}
+
+size_t EncodePosting(uint8_t* out, uint32_t slot_delta, const uint32_t* tf, size_t columns) {
+  size_t n = PutVarint(out, slot_delta);
+  for (size_t c = 0; c < columns; ++c) n += PutVarint(out + n, tf[c]);
+  return n;
+}
+
+// The open-addressing tables (sizes powers of two) grow by doubling before an insertion would
+// take them past 70% full.
+constexpr size_t kMinTableSize = 64;
+bool TooFull(size_t entries, size_t table_size) { return (entries + 1) * 10 > table_size * 7; }
+size_t TableSizeFor(size_t entries) {
+  size_t size = kMinTableSize;
+  while (TooFull(entries, size)) size *= 2;
+  return size;
+}
+
+size_t TermHash(std::string_view token) { return std::hash<std::string_view>{}(token); }
+
+size_t RowHash(int64_t id) {  // murmur3's finalizer: row ids are often consecutive
+  auto h = static_cast<uint64_t>(id);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return static_cast<size_t>(h);
+}
+
+// Heap blocks of postings: [uint32 capacity][bytes]. Their sizes are 8 mod 16, from 24 up, which
+// fill glibc's chunks (16-byte steps after an 8-byte header) with no slack.
+constexpr size_t kBlockHeader = sizeof(uint32_t);
+constexpr size_t kMallocHeader = 8;
+size_t BlockSizeFor(size_t bytes) {
+  const size_t n = std::max<size_t>(bytes + kBlockHeader, 24);
+  return ((n + kMallocHeader + 15) & ~size_t{15}) - kMallocHeader;
+}
+uint32_t BlockCapacity(const uint8_t* block) {
+  uint32_t capacity;
+  std::memcpy(&capacity, block, sizeof capacity);
+  return capacity;
+}
+uint8_t* NewBlock(size_t size) {
+  uint8_t* block = std::allocator<uint8_t>().allocate(size);
+  const auto capacity = static_cast<uint32_t>(size - kBlockHeader);
+  std::memcpy(block, &capacity, sizeof capacity);
+  return block;
+}
+void DeleteBlock(uint8_t* block) {
+  std::allocator<uint8_t>().deallocate(block, BlockCapacity(block) + kBlockHeader);
 }
 
 uint32_t GetVarint(const uint8_t*& p) {
@@ -54,6 +113,177 @@ struct Cursor {
 };
 
 }  // namespace
+
+MemoryFts::PostingBytes::PostingBytes(PostingBytes&& other) noexcept : size_(other.size_) {
+  std::memcpy(place_, other.place_, kInlineBytes);
+  other.size_ = 0;
+}
+
+MemoryFts::PostingBytes& MemoryFts::PostingBytes::operator=(PostingBytes&& other) noexcept {
+  if (this != &other) {
+    Release();
+    size_ = other.size_;
+    std::memcpy(place_, other.place_, kInlineBytes);
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+MemoryFts::PostingBytes::~PostingBytes() { Release(); }
+
+void MemoryFts::PostingBytes::Release() {
+  if (size_ > kInlineBytes) DeleteBlock(Block());
+  size_ = 0;
+}
+
+uint8_t* MemoryFts::PostingBytes::Block() const {
+  static_assert(sizeof(uint8_t*) <= kInlineBytes);
+  static_assert(sizeof(TermRecord) == 24);
+  uint8_t* block;
+  std::memcpy(&block, place_, sizeof block);
+  return block;
+}
+
+const uint8_t* MemoryFts::PostingBytes::data() const {
+  return size_ > kInlineBytes ? Block() + kBlockHeader : place_;
+}
+
+void MemoryFts::PostingBytes::Append(const uint8_t* bytes, size_t n) {
+  const size_t size = size_ + n;
+  if (size <= kInlineBytes) {
+    std::memcpy(place_ + size_, bytes, n);
+  } else if (size_ <= kInlineBytes) {  // spills to a block
+    uint8_t* block = NewBlock(BlockSizeFor(size));
+    std::memcpy(block + kBlockHeader, place_, size_);
+    std::memcpy(block + kBlockHeader + size_, bytes, n);
+    std::memcpy(place_, &block, sizeof block);
+  } else {
+    uint8_t* block = Block();
+    const size_t capacity = BlockCapacity(block);
+    if (size > capacity) {  // grows by half, as the lists of common terms keep growing
+      uint8_t* bigger = NewBlock(BlockSizeFor(std::max(size, capacity + capacity / 2)));
+      std::memcpy(bigger + kBlockHeader, block + kBlockHeader, size_);
+      DeleteBlock(block);
+      block = bigger;
+      std::memcpy(place_, &block, sizeof block);
+    }
+    std::memcpy(block + kBlockHeader + size_, bytes, n);
+  }
+  size_ = static_cast<uint32_t>(size);
+}
+
+void MemoryFts::PostingBytes::Shrink() {
+  if (size_ <= kInlineBytes) return;
+  uint8_t* block = Block();
+  const size_t fit = BlockSizeFor(size_);
+  if (fit >= BlockCapacity(block) + kBlockHeader) return;
+  uint8_t* smaller = NewBlock(fit);
+  std::memcpy(smaller + kBlockHeader, block + kBlockHeader, size_);
+  DeleteBlock(block);
+  std::memcpy(place_, &smaller, sizeof smaller);
+}
+
+size_t MemoryFts::PostingBytes::HeapBytes() const {
+  return size_ > kInlineBytes ? BlockCapacity(Block()) + kBlockHeader + kMallocHeader : 0;
+}
+
+std::string_view MemoryFts::TermText(uint32_t term) const {
+  const size_t begin = terms_[term].text;
+  const size_t end = term + 1 < terms_.size() ? terms_[term + 1].text : text_.size();
+  return std::string_view(text_).substr(begin, end - begin);
+}
+
+uint32_t MemoryFts::FindTermLocked(std::string_view token) const {
+  if (term_table_.empty()) return kAbsent;
+  const size_t mask = term_table_.size() - 1;
+  for (size_t i = TermHash(token) & mask;; i = (i + 1) & mask) {
+    const uint32_t term = term_table_[i];
+    if (term == kAbsent || TermText(term) == token) return term;
+  }
+}
+
+uint32_t MemoryFts::AddTermLocked(std::string_view token) {
+  if (TooFull(terms_.size(), term_table_.size())) {
+    RehashTermsLocked(std::max(kMinTableSize, term_table_.size() * 2));
+  }
+  const size_t mask = term_table_.size() - 1;
+  size_t i = TermHash(token) & mask;
+  for (; term_table_[i] != kAbsent; i = (i + 1) & mask) {
+    if (TermText(term_table_[i]) == token) return term_table_[i];
+  }
+  // Offsets are 32-bit: an index holds at most 4 GiB of distinct term characters.
+  const auto term = static_cast<uint32_t>(terms_.size());
+  terms_.emplace_back().text = static_cast<uint32_t>(text_.size());
+  text_.append(token);
+  term_table_[i] = term;
+  return term;
+}
+
+void MemoryFts::RehashTermsLocked(size_t size) {
+  term_table_.assign(size, kAbsent);
+  const size_t mask = size - 1;
+  for (uint32_t term = 0; term < terms_.size(); ++term) {
+    size_t i = TermHash(TermText(term)) & mask;
+    while (term_table_[i] != kAbsent) i = (i + 1) & mask;
+    term_table_[i] = term;
+  }
+}
+
+uint32_t MemoryFts::FindSlotLocked(int64_t id) const {
+  if (row_table_.empty()) return kAbsent;
+  const size_t mask = row_table_.size() - 1;
+  for (size_t i = RowHash(id) & mask;; i = (i + 1) & mask) {
+    const uint32_t slot = row_table_[i];
+    if (slot == kAbsent || slot_id_[slot] == id) return slot;
+  }
+}
+
+void MemoryFts::InsertRowLocked(uint32_t slot) {
+  if (TooFull(live_rows_, row_table_.size())) {
+    RehashRowsLocked(std::max(kMinTableSize, row_table_.size() * 2));
+  }
+  const size_t mask = row_table_.size() - 1;
+  size_t i = RowHash(slot_id_[slot]) & mask;
+  while (row_table_[i] != kAbsent) i = (i + 1) & mask;
+  row_table_[i] = slot;
+  ++live_rows_;
+}
+
+uint32_t MemoryFts::EraseRowLocked(int64_t id) {
+  if (row_table_.empty()) return kAbsent;
+  const size_t mask = row_table_.size() - 1;
+  size_t hole = RowHash(id) & mask;
+  for (;; hole = (hole + 1) & mask) {
+    if (row_table_[hole] == kAbsent) return kAbsent;
+    if (slot_id_[row_table_[hole]] == id) break;
+  }
+  const uint32_t slot = row_table_[hole];
+  // Backward shift (no tombstones): an entry further along the run moves into the hole unless
+  // its home position lies cyclically in (hole, j], where a lookup would stop before the hole.
+  for (size_t j = (hole + 1) & mask; row_table_[j] != kAbsent; j = (j + 1) & mask) {
+    const size_t home = RowHash(slot_id_[row_table_[j]]) & mask;
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (!stays) {
+      row_table_[hole] = row_table_[j];
+      hole = j;
+    }
+  }
+  row_table_[hole] = kAbsent;
+  --live_rows_;
+  return slot;
+}
+
+void MemoryFts::RehashRowsLocked(size_t size) {
+  std::vector<uint32_t> old = std::move(row_table_);
+  row_table_.assign(size, kAbsent);
+  const size_t mask = size - 1;
+  for (uint32_t slot : old) {
+    if (slot == kAbsent) continue;
+    size_t i = RowHash(slot_id_[slot]) & mask;
+    while (row_table_[i] != kAbsent) i = (i + 1) & mask;
+    row_table_[i] = slot;
+  }
+}
 
 MemoryFts::MemoryFts(size_t columns) : columns_(std::clamp<size_t>(columns, 1, 2)) {}
 
@@ -105,40 +335,37 @@ Result<MemoryFtsRow> MemoryFts::Prepare(FtsTokenizer& tokenizer, int64_t id, int
 void MemoryFts::Apply(std::vector<MemoryFtsRow> add, std::span<const int64_t> remove) {
   std::unique_lock lock(mu_);
   for (int64_t id : remove) RemoveLocked(id);
-  for (MemoryFtsRow& row : add) AddLocked(row);
+  for (const MemoryFtsRow& row : add) AddLocked(row);
   if (dead_rows_ >= 1024 && dead_rows_ * 4 >= slot_id_.size()) CompactLocked();
 }
 
 void MemoryFts::RemoveLocked(int64_t id) {
-  auto it = slot_of_.find(id);
-  if (it == slot_of_.end()) return;
-  uint32_t slot = it->second;
-  slot_of_.erase(it);
+  const uint32_t slot = EraseRowLocked(id);
+  if (slot == kAbsent) return;
   slot_live_[slot] = 0;
   live_tokens_ -= slot_length_[slot];
   ++dead_rows_;
 }
 
-void MemoryFts::AddLocked(MemoryFtsRow& row) {
+void MemoryFts::AddLocked(const MemoryFtsRow& row) {
   RemoveLocked(row.id);
   const auto slot = static_cast<uint32_t>(slot_id_.size());
   slot_id_.push_back(row.id);
   slot_parent_.push_back(row.parent);
   slot_length_.push_back(row.length);
   slot_live_.push_back(1);
-  slot_of_[row.id] = slot;
+  InsertRowLocked(slot);
   live_tokens_ += row.length;
-  for (MemoryFtsRow::Term& term : row.terms) {
-    auto [it, inserted] =
-        vocab_.try_emplace(std::move(term.token), static_cast<uint32_t>(postings_.size()));
-    if (inserted) postings_.emplace_back();
-    TermPostings& list = postings_[it->second];
-    const size_t before = list.bytes.capacity();
-    PutVarint(list.bytes, list.count == 0 ? slot : slot - list.last_slot);
-    for (size_t c = 0; c < columns_; ++c) PutVarint(list.bytes, term.tf[c]);
-    posting_bytes_ += list.bytes.capacity() - before;
-    list.last_slot = slot;
-    ++list.count;
+  uint8_t posting[kMaxPostingBytes];
+  for (const MemoryFtsRow::Term& term : row.terms) {
+    TermRecord& record = terms_[AddTermLocked(term.token)];
+    const size_t n = EncodePosting(posting, record.count == 0 ? slot : slot - record.last_slot,
+                                   term.tf, columns_);
+    posting_bytes_ -= record.postings.HeapBytes();
+    record.postings.Append(posting, n);
+    posting_bytes_ += record.postings.HeapBytes();
+    record.last_slot = slot;
+    ++record.count;
   }
 }
 
@@ -163,31 +390,40 @@ void MemoryFts::CompactLocked() {
   slot_length_.shrink_to_fit();
   slot_live_.resize(next);
   slot_live_.shrink_to_fit();
-  for (auto& [id, slot] : slot_of_) slot = remap[slot];
+  row_table_.assign(TableSizeFor(next), kAbsent);
+  live_rows_ = 0;
+  for (uint32_t slot = 0; slot < next; ++slot) InsertRowLocked(slot);
 
-  std::unordered_map<std::string, uint32_t> vocab;
-  std::vector<TermPostings> postings;
+  // Terms keep their order; those left without postings go.
+  std::vector<TermRecord> terms;
+  std::string text;
   posting_bytes_ = 0;
-  for (auto& [token, index] : vocab_) {
-    TermPostings& old = postings_[index];
-    TermPostings fresh;
-    Cursor cursor{.p = old.bytes.data(), .end = old.bytes.data() + old.bytes.size()};
+  uint8_t posting[kMaxPostingBytes];
+  for (uint32_t term = 0; term < terms_.size(); ++term) {
+    const PostingBytes& old = terms_[term].postings;
+    TermRecord fresh;
+    Cursor cursor{.p = old.data(), .end = old.data() + old.size()};
     while (cursor.Next(columns_)) {
       uint32_t slot = remap[cursor.slot];
       if (slot == kNoSlot) continue;
-      PutVarint(fresh.bytes, fresh.count == 0 ? slot : slot - fresh.last_slot);
-      for (size_t c = 0; c < columns_; ++c) PutVarint(fresh.bytes, cursor.tf[c]);
+      const size_t n = EncodePosting(posting, fresh.count == 0 ? slot : slot - fresh.last_slot,
+                                     cursor.tf, columns_);
+      fresh.postings.Append(posting, n);
       fresh.last_slot = slot;
       ++fresh.count;
     }
     if (fresh.count == 0) continue;
-    fresh.bytes.shrink_to_fit();
-    posting_bytes_ += fresh.bytes.capacity();
-    vocab.emplace(token, static_cast<uint32_t>(postings.size()));
-    postings.push_back(std::move(fresh));
+    fresh.postings.Shrink();
+    posting_bytes_ += fresh.postings.HeapBytes();
+    fresh.text = static_cast<uint32_t>(text.size());
+    text.append(TermText(term));
+    terms.push_back(std::move(fresh));
   }
-  vocab_ = std::move(vocab);
-  postings_ = std::move(postings);
+  terms.shrink_to_fit();
+  text.shrink_to_fit();
+  terms_ = std::move(terms);
+  text_ = std::move(text);
+  RehashTermsLocked(TableSizeFor(terms_.size()));
   dead_rows_ = 0;
 }
 
@@ -200,7 +436,7 @@ std::vector<MemoryFtsHit> MemoryFts::Search(std::span<const std::string> tokens,
   for (size_t c = 0; c < std::min<size_t>(weights.size(), 2); ++c) w[c] = weights[c];
 
   std::shared_lock lock(mu_);
-  const size_t rows = slot_of_.size();
+  const size_t rows = live_rows_;
   if (rows == 0) return out;
   const double n = static_cast<double>(rows);
   const double avgdl = static_cast<double>(live_tokens_) / n;
@@ -208,10 +444,10 @@ std::vector<MemoryFtsHit> MemoryFts::Search(std::span<const std::string> tokens,
   std::vector<Cursor> cursors;
   std::vector<uint32_t> dfs;
   for (const std::string& token : tokens) {
-    auto it = vocab_.find(token);
-    if (it == vocab_.end()) continue;
-    const TermPostings& list = postings_[it->second];
-    Cursor c{.p = list.bytes.data(), .end = list.bytes.data() + list.bytes.size()};
+    const uint32_t term = FindTermLocked(token);
+    if (term == kAbsent) continue;
+    const TermRecord& list = terms_[term];
+    Cursor c{.p = list.postings.data(), .end = list.postings.data() + list.postings.size()};
     const double df = list.count;
     c.idf = std::log((n - df + 0.5) / (df + 0.5));
     if (c.idf <= 0) c.idf = 1e-6;
@@ -282,29 +518,38 @@ std::vector<MemoryFtsHit> MemoryFts::Search(std::span<const std::string> tokens,
 void MemoryFts::Shrink() {
   std::unique_lock lock(mu_);
   posting_bytes_ = 0;
-  for (TermPostings& list : postings_) {
-    list.bytes.shrink_to_fit();
-    posting_bytes_ += list.bytes.capacity();
+  for (TermRecord& term : terms_) {
+    term.postings.Shrink();
+    posting_bytes_ += term.postings.HeapBytes();
   }
-  postings_.shrink_to_fit();
+  terms_.shrink_to_fit();
+  text_.shrink_to_fit();
+  slot_id_.shrink_to_fit();
+  slot_parent_.shrink_to_fit();
+  slot_length_.shrink_to_fit();
+  slot_live_.shrink_to_fit();
 }
 
 std::optional<int64_t> MemoryFts::Parent(int64_t id) const {
   std::shared_lock lock(mu_);
-  auto it = slot_of_.find(id);
-  if (it == slot_of_.end()) return std::nullopt;
-  return slot_parent_[it->second];
+  const uint32_t slot = FindSlotLocked(id);
+  if (slot == kAbsent) return std::nullopt;
+  return slot_parent_[slot];
 }
 
 MemoryFtsStats MemoryFts::GetStats() const {
   std::shared_lock lock(mu_);
   MemoryFtsStats stats;
-  stats.live_rows = slot_of_.size();
+  stats.live_rows = live_rows_;
   stats.dead_rows = dead_rows_;
-  stats.terms = vocab_.size();
-  for (const TermPostings& p : postings_) stats.postings += p.count;
-  stats.bytes = posting_bytes_ + postings_.capacity() * sizeof(TermPostings) + vocab_.size() * 64 +
-                slot_id_.capacity() * (8 + 8 + 4 + 1) + slot_of_.size() * 32;
+  stats.terms = terms_.size();
+  for (const TermRecord& term : terms_) stats.postings += term.count;
+  // Postings spilled to blocks (with malloc's headers), the term records (holding the rest), the
+  // term characters, both tables, and the per-slot arrays.
+  stats.bytes = posting_bytes_ + terms_.capacity() * sizeof(TermRecord) + text_.capacity() +
+                (term_table_.capacity() + row_table_.capacity()) * sizeof(uint32_t) +
+                slot_id_.capacity() * sizeof(int64_t) + slot_parent_.capacity() * sizeof(int64_t) +
+                slot_length_.capacity() * sizeof(uint32_t) + slot_live_.capacity();
   return stats;
 }
 
