@@ -389,8 +389,12 @@ TEST(MemoryFtsVocabularyTest, RowIdsFollowAddsReplacesAndRemoves) {
       if (rng() % 3 == 0) {
         remove.push_back(id);
       } else {
-        add.push_back(HandRow(id, {{"w", {1, 0}}}));
-        add.back().parent = static_cast<int64_t>(rng() % 1000);
+        MemoryFtsRow row;  // not HandRow: id * 10 would overflow
+        row.id = id;
+        row.parent = static_cast<int64_t>(rng() % 1000);
+        row.length = 1;
+        row.terms.push_back(MemoryFtsRow::Term{.token = "w", .tf = {1, 0}});
+        add.push_back(std::move(row));
       }
     }
     for (int64_t id : remove) live.erase(id);  // removes first, then adds: the last one wins
