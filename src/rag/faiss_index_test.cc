@@ -695,8 +695,8 @@ void WriteFormat2(const fs::path& path, const faiss::Index& index, uint32_t type
   Append(body, uint32_t{2});
   Append(body, type);
   Append(body, uint64_t{d});
-  Append(body, int64_t{99});   // watermark
-  Append(body, uint32_t{1});   // model name length
+  Append(body, int64_t{99});  // watermark
+  Append(body, uint32_t{1});  // model name length
   body.push_back('m');
   Append(body, uint64_t{ids.size()});
   for (int64_t id : ids) Append(body, id);

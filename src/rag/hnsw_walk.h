@@ -8,8 +8,9 @@
 // a few ahead of the distance it is computing, and keeps visited marks in a per-thread bitmap
 // (one bit per node: 4 KB at 30k nodes, where FAISS clears a byte per node per query). With an int8
 // copy of the vectors it reads a quarter (of a float vector's) bytes per node and rescores only
-// the final beam on the stored vectors. The algorithm is FAISS's: greedy descent through the upper layers, then a beam of width
-// `ef` on layer 0; tombstoned positions are walked through but never returned.
+// the final beam on the stored vectors. The algorithm is FAISS's: greedy descent through the upper
+// layers, then a beam of width `ef` on layer 0; tombstoned positions are walked through but never
+// returned.
 //
 // Thread safety: reentrant; the graph and storage must not change during the call.
 #pragma once

@@ -44,7 +44,7 @@ uint16_t FloatToHalf(float f) {
   const uint32_t x = std::bit_cast<uint32_t>(f);
   const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
   const uint32_t magnitude = x & 0x7FFFFFFFu;
-  if (magnitude > 0x7F800000u) return sign | 0x7E00u;  // NaN
+  if (magnitude > 0x7F800000u) return sign | 0x7E00u;   // NaN
   if (magnitude >= 0x477FF000u) return sign | 0x7C00u;  // >= 65520 rounds to infinity
   if (magnitude >= 0x38800000u) {                       // >= 2^-14: a normal half
     const uint32_t mantissa = magnitude & 0x7FFFFFu;
@@ -218,7 +218,7 @@ JRVS_F16_TARGET void FromF16Avx2(const uint16_t* x, size_t n, float* out) {
 }  // namespace
 
 const Kernels& GenericKernels() {
-  static const Kernels kernels{DotGeneric,    Dot4Generic,  DotI8Generic,  DotF16Generic,
+  static const Kernels kernels{DotGeneric,     Dot4Generic,  DotI8Generic,  DotF16Generic,
                                Dot4F16Generic, ToF16Generic, FromF16Generic};
   return kernels;
 }

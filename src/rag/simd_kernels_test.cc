@@ -53,10 +53,15 @@ TEST(SimdKernelsTest, HalfConversionsMatchIeeeBinary16) {
     uint16_t bits;
   };
   const Case exact[] = {
-      {0.0f, 0x0000},      {-0.0f, 0x8000},      {1.0f, 0x3C00},         {-2.0f, 0xC000},
-      {0.5f, 0x3800},      {65504.0f, 0x7BFF},   {6.103515625e-05f, 0x0400},  // smallest normal
-      {5.9604645e-08f, 0x0001},                  // smallest subnormal, 2^-24
-      {6.0975552e-05f, 0x03FF},                  // largest subnormal
+      {0.0f, 0x0000},
+      {-0.0f, 0x8000},
+      {1.0f, 0x3C00},
+      {-2.0f, 0xC000},
+      {0.5f, 0x3800},
+      {65504.0f, 0x7BFF},
+      {6.103515625e-05f, 0x0400},  // smallest normal
+      {5.9604645e-08f, 0x0001},    // smallest subnormal, 2^-24
+      {6.0975552e-05f, 0x03FF},    // largest subnormal
       {0.333251953125f, 0x3555},
   };
   for (const Kernels* k : {&GetKernels(), &GenericKernels()}) {
@@ -71,14 +76,15 @@ TEST(SimdKernelsTest, HalfConversionsMatchIeeeBinary16) {
     // Rounding: to nearest, ties to even; overflow to infinity; below half the smallest
     // subnormal to zero.
     const Case rounded[] = {
-        {1.0f + 1.0f / 2048, 0x3C00},      // tie between 0x3C00 and 0x3C01: even
-        {1.0f + 3.0f / 2048, 0x3C02},      // tie between 0x3C01 and 0x3C02: even
-        {1.0f + 1.1f / 2048, 0x3C01},      // above the tie
-        {65519.0f, 0x7BFF},                // below 65520 stays finite
-        {65520.0f, 0x7C00},                // rounds up to infinity
-        {1e9f, 0x7C00},                    {-1e9f, 0xFC00},
-        {2.9802322e-08f, 0x0000},          // exactly half of 2^-24: tie to even (zero)
-        {4.4703484e-08f, 0x0001},          // 0.75 * 2^-24
+        {1.0f + 1.0f / 2048, 0x3C00},  // tie between 0x3C00 and 0x3C01: even
+        {1.0f + 3.0f / 2048, 0x3C02},  // tie between 0x3C01 and 0x3C02: even
+        {1.0f + 1.1f / 2048, 0x3C01},  // above the tie
+        {65519.0f, 0x7BFF},            // below 65520 stays finite
+        {65520.0f, 0x7C00},            // rounds up to infinity
+        {1e9f, 0x7C00},
+        {-1e9f, 0xFC00},
+        {2.9802322e-08f, 0x0000},  // exactly half of 2^-24: tie to even (zero)
+        {4.4703484e-08f, 0x0001},  // 0.75 * 2^-24
         {std::numeric_limits<float>::infinity(), 0x7C00},
     };
     for (const Case& c : rounded) {
