@@ -153,7 +153,8 @@ fi
 # throughput; then the in-process ceiling (bench/retrieval_scale_bench.cc) on the same data.
 # SCALE_CORPUS=text uses real text instead (bench/make_text_chunks.py --docs: one document per
 # 512-character window of /usr/share/doc, ~314k available on this machine).
-# Not part of a plain `make bench` (it takes minutes): run with --only scale.
+# Not part of a plain `make bench` (it takes minutes): run with --only scale. SCALE_KEEP=DIR keeps
+# each data dir as DIR/scale-<docs> instead of deleting it.
 if [ "$ONLY" = "scale" ]; then
   start_jrvs "$WORK/idle-data"
   sleep 0.5
@@ -203,7 +204,15 @@ json.dump({"documents": int(docs), "corpus": corpus, "ingest_seconds": float(t1)
            "loaded_rss_kb": int(loaded), "served_rss_kb": int(served), "uptime": load.strip()},
           open("%s/scale_%s.json" % (raw, docs), "w"))
 PY
-    rm -rf "$WORK/scale-$docs"
+    if [ -n "${SCALE_KEEP:-}" ]; then
+      # Keep the data dir for a closer look (profiling, A/B runs): moved out of the work dir.
+      mkdir -p "$SCALE_KEEP"
+      rm -rf "$SCALE_KEEP/scale-$docs"
+      mv "$WORK/scale-$docs" "$SCALE_KEEP/scale-$docs"
+      echo "perf: kept $SCALE_KEEP/scale-$docs" >&2
+    else
+      rm -rf "$WORK/scale-$docs"
+    fi
   done
 fi
 
