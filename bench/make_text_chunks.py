@@ -10,6 +10,9 @@ record the count of input files with any figure made from it.
   bench/make_text_chunks.py --out /tmp/chunks.txt
   JRVS_BENCH_TEXT=/tmp/chunks.txt build/release/bench/vector_index_bench
 
+--root may be given several times (e.g. /usr/share/doc, /usr/share/man, /usr/lib/python3 and
+/usr/include give ~1M windows of prose, manuals and source code on this machine).
+
 With --docs DIR it also writes each chunk as a document DIR/NNNN/chunkNNNNNNN.txt (1,000 per
 folder) for `jrvs ingest -r DIR`: a real-text corpus for bench/retrieval_scale_bench.cc.
 """
@@ -41,15 +44,17 @@ def read_text(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--root", default="/usr/share/doc")
+    ap.add_argument("--root", action="append",
+                    help="tree to read (repeatable; default /usr/share/doc)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--count", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--docs", help="also write one .txt document per chunk under this folder")
     args = ap.parse_args()
 
+    roots = args.root or ["/usr/share/doc"]
     seen_files, seen_chunks, chunks, files = set(), set(), [], 0
-    for root, dirs, names in os.walk(args.root):
+    for root, dirs, names in (w for top in roots for w in os.walk(top)):
         dirs.sort()
         for name in sorted(names):
             text = read_text(os.path.join(root, name))
@@ -81,7 +86,8 @@ def main():
                 os.makedirs(folder, exist_ok=True)
             with open(os.path.join(folder, "chunk%07d.txt" % i), "w", encoding="utf-8") as f:
                 f.write(c + "\n")
-    print("%d chunks from %d files under %s" % (len(chunks), files, args.root), file=sys.stderr)
+    print("%d chunks from %d files under %s" % (len(chunks), files, " ".join(roots)),
+          file=sys.stderr)
 
 
 if __name__ == "__main__":
