@@ -152,7 +152,8 @@ fi
 # idle server's; /api/rag/retrieve latency on one connection (P50/P95/P99 from wrk) and /api/search
 # throughput; then the in-process ceiling (bench/retrieval_scale_bench.cc) on the same data.
 # SCALE_CORPUS=text uses real text instead (bench/make_text_chunks.py --docs: one document per
-# 512-character window of /usr/share/doc, ~314k available on this machine).
+# 512-character window of /usr/share/doc, ~314k available on this machine; SCALE_TEXT_ROOTS="/usr/share/doc
+# /usr/share/man /usr/lib/python3 /usr/lib/python3.11 /usr/include" gives 990,797).
 # Not part of a plain `make bench` (it takes minutes): run with --only scale. SCALE_KEEP=DIR keeps
 # each data dir as DIR/scale-<docs> instead of deleting it.
 if [ "$ONLY" = "scale" ]; then
@@ -163,8 +164,10 @@ if [ "$ONLY" = "scale" ]; then
   for docs in ${SCALE_DOCS:-3300 33000}; do
     echo "perf: scale: $docs documents" >&2
     if [ "${SCALE_CORPUS:-zipf}" = text ]; then
-      python3 bench/make_text_chunks.py --out "$WORK/chunks-$docs.txt" --count "$docs" \
-        --docs "$WORK/zipf-$docs"
+      roots=()
+      for r in ${SCALE_TEXT_ROOTS:-/usr/share/doc}; do roots+=(--root "$r"); done
+      python3 bench/make_text_chunks.py "${roots[@]}" --out "$WORK/chunks-$docs.txt" \
+        --count "$docs" --docs "$WORK/zipf-$docs"
       rm -f "$WORK/chunks-$docs.txt"
     else
       python3 bench/make_zipf_docs.py --out "$WORK/zipf-$docs" --count "$docs"
