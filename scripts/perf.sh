@@ -52,11 +52,13 @@ start_jrvs() {
     --log-level warn "$@" > "$log" 2>&1 &
   JRVS_PID=$!
   PIDS+=("$JRVS_PID")
-  for _ in $(seq 1 300); do
-    if grep -q "listening on" "$log"; then break; fi
+  # Up to 10 minutes: a data dir of ~1M documents takes more than 30 s to load (the index and the
+  # in-memory BM25 copies are built before the server listens).
+  for _ in $(seq 1 6000); do
+    if grep -q "listening on" "$log" || ! kill -0 "$JRVS_PID" 2>/dev/null; then break; fi
     sleep 0.1
   done
-  JRVS_URL=$(grep -o 'http://[0-9.:]*' "$log" | head -1)
+  JRVS_URL=$(grep -o 'http://[0-9.:]*' "$log" | head -1 || true)
   [ -n "$JRVS_URL" ] || { echo "jrvs did not start:" >&2; cat "$log" >&2; exit 1; }
 }
 stop_jrvs() { kill -TERM "$JRVS_PID" 2>/dev/null || true; wait "$JRVS_PID" 2>/dev/null || true; }
