@@ -103,8 +103,8 @@ const std::vector<KeySpec>& Specs() {
       {"index.hnsw_m", &Config::index_hnsw_m, "HNSW links per node", 4, 256},
       {"index.ef_construction", &Config::index_ef_construction, "HNSW build beam width", 8, 4096},
       {"index.ef_search", &Config::index_ef_search,
-       "HNSW search beam width (0 = grows with the index: 128 up to 32k vectors, +128 per "
-       "doubling)",
+       "HNSW search beam width (0 = grows with the index: 128 up to 32k vectors, 448 at 131k, "
+       "1168 at 1M)",
        0, 4096},
       {"index.quantized_walk", &Config::index_quantized_walk,
        "walk the HNSW graph on an int8 copy of the vectors (results rescored exactly)"},

@@ -67,8 +67,10 @@
 namespace jrvs::rag {
 
 // The beam width used when FaissIndexOptions::hnsw_ef_search is 0: 128 up to 32,768 vectors, then
-// 128 more per doubling of the graph (384 at 131,072, 768 at 1M, capped at 4096). Measured on
-// hash-embedded text (docs/PERFORMANCE.md, "Vector index"): recall@10 0.965 at 106k with 384.
+// 128 * (1 + L + L^2/8) for L doublings past it (272 at 65,536, 448 at 131,072, 1,168 at 1M,
+// capped at 4096). Measured on hash-embedded real text (docs/PERFORMANCE.md, "Vector index"):
+// recall@10 0.9605 at 106k chunks with 344, and at 1M chunks 0.933 with 763, 0.9515 with 1,024,
+// 0.957 with 1,158.
 size_t AutoEfSearch(size_t graph_vectors);
 
 struct FaissIndexOptions {

@@ -24,6 +24,7 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 
+#include "core/aligned_allocator.h"
 #include "core/status.h"
 #include "rag/faiss_index.h"
 #include "rag/hnsw_walk.h"
@@ -32,6 +33,8 @@ namespace jrvs::rag {
 namespace faiss_internal {
 
 using idx_t = faiss::Index::idx_t;
+// The int8 copy's codes (FastFlatIP::codes8).
+using Int8Codes = std::vector<int8_t, AlignedAllocator<int8_t>>;
 
 // IndexFlatIP whose distance computer (used by HNSW) runs the fast kernels (rag/simd_kernels.h).
 // Its `codes` hold each vector as d floats, or with `half` as d IEEE half-precision values
@@ -57,7 +60,10 @@ struct FastFlatIP final : faiss::IndexFlatIP {
 
   bool half = false;
   bool quantized = false;
-  std::vector<int8_t> codes8;  // d per vector: round(x_i / scale), |.| <= 127
+  // d per vector: round(x_i / scale), |.| <= 127. Cache-line aligned: with d a multiple of 64
+  // (384) a row is d/64 lines, where an unaligned row touches one more (and the walk's prefetch
+  // of d bytes misses it).
+  Int8Codes codes8;
   std::vector<float> scales8;  // per vector: max_i |x_i| / 127 (0 for a zero vector)
 };
 

@@ -179,12 +179,12 @@ class TempDir {
 
 // ---- Options and input validation ----------------------------------------------------------
 
-TEST(FaissIndexOptionsTest, AutoEfSearchGrowsByOneBaseBeamPerDoubling) {
+TEST(FaissIndexOptionsTest, AutoEfSearchGrowsFasterThanOneBaseBeamPerDoubling) {
   EXPECT_EQ(AutoEfSearch(0), 128u);
   EXPECT_EQ(AutoEfSearch(32768), 128u);
-  EXPECT_EQ(AutoEfSearch(65536), 256u);
-  EXPECT_EQ(AutoEfSearch(131072), 384u);
-  EXPECT_EQ(AutoEfSearch(1u << 20), 768u);
+  EXPECT_EQ(AutoEfSearch(65536), 272u);
+  EXPECT_EQ(AutoEfSearch(131072), 448u);
+  EXPECT_EQ(AutoEfSearch(1u << 20), 1168u);
   EXPECT_EQ(AutoEfSearch(size_t{1} << 62), 4096u);
   for (size_t n = 1000; n < 10'000'000; n = n * 3 / 2) {
     EXPECT_LE(AutoEfSearch(n), AutoEfSearch(n * 3 / 2)) << n;
