@@ -227,9 +227,11 @@ def main():
         print("micro %s: %.3g %s%s" % (name, m["real_time"] or 0, m["time_unit"], extra))
     for docs, r in sorted(result.get("scale", {}).items(), key=lambda kv: int(kv[0])):
         stats = r.get("stats", {})
-        print("scale %s docs / %s chunks: jrvs ingest %.0f docs/s; RSS loaded %.1f MB (idle %.1f);"
+        ingest = ("jrvs ingest %.0f docs/s" % r["ingest_docs_per_s"]
+                  if r.get("ingest_docs_per_s") else "existing data dir")
+        print("scale %s docs / %s chunks: %s; RSS loaded %.1f MB (idle %.1f);"
               " retrieve -c1 P50 %.2f ms P95 %.2f ms P99 %.2f ms; search -c32 %.0f req/s" % (
-                  docs, stats.get("chunks", "?"), r["ingest_docs_per_s"],
+                  docs, stats.get("chunks", "?"), ingest,
                   r["loaded_rss_kb"] / 1024, r["idle_rss_kb"] / 1024,
                   r.get("retrieve", {}).get("p50_ms", 0), r.get("retrieve", {}).get("p95_ms", 0),
                   r.get("retrieve", {}).get("p99_ms", 0),

@@ -157,15 +157,28 @@ fi
 # 512-character window of /usr/share/doc, ~314k available on this machine; SCALE_TEXT_ROOTS="/usr/share/doc
 # /usr/share/man /usr/lib/python3 /usr/lib/python3.11 /usr/include" gives 990,797).
 # Not part of a plain `make bench` (it takes minutes): run with --only scale. SCALE_KEEP=DIR keeps
-# each data dir as DIR/scale-<docs> instead of deleting it.
+# each data dir as DIR/scale-<docs> instead of deleting it. SCALE_DATA=DIR measures an existing
+# data dir (e.g. one kept before) instead: no corpus is made or ingested, DIR is left in place, and
+# the ingest fields of the result are null (set SCALE_CORPUS to label it).
 if [ "$ONLY" = "scale" ]; then
   start_jrvs "$WORK/idle-data"
   sleep 0.5
   IDLE_KB=$(rss_kb "$JRVS_PID")
   stop_jrvs
+  if [ -n "${SCALE_DATA:-}" ]; then
+    [ -f "$SCALE_DATA/jrvs.db" ] || { echo "perf: SCALE_DATA: no jrvs.db in $SCALE_DATA" >&2; exit 2; }
+    SCALE_DOCS=$(python3 -c 'import sqlite3, sys
+print(sqlite3.connect("file:%s/jrvs.db?mode=ro" % sys.argv[1], uri=True)
+      .execute("SELECT count(*) FROM documents").fetchone()[0])' "$SCALE_DATA")
+  fi
   for docs in ${SCALE_DOCS:-3300 33000}; do
     echo "perf: scale: $docs documents" >&2
-    if [ "${SCALE_CORPUS:-zipf}" = text ]; then
+    data="$WORK/scale-$docs"
+    t0=""
+    t1=""
+    if [ -n "${SCALE_DATA:-}" ]; then
+      data="$SCALE_DATA"
+    elif [ "${SCALE_CORPUS:-zipf}" = text ]; then
       roots=()
       for r in ${SCALE_TEXT_ROOTS:-/usr/share/doc}; do roots+=(--root "$r"); done
       python3 bench/make_text_chunks.py "${roots[@]}" --out "$WORK/chunks-$docs.txt" \
@@ -174,11 +187,13 @@ if [ "$ONLY" = "scale" ]; then
     else
       python3 bench/make_zipf_docs.py --out "$WORK/zipf-$docs" --count "$docs"
     fi
-    t0=$(date +%s.%N)
-    "$BIN" ingest -r --data-dir "$WORK/scale-$docs" --log-level warn "$WORK/zipf-$docs" > /dev/null
-    t1=$(date +%s.%N)
-    rm -rf "$WORK/zipf-$docs"
-    start_jrvs "$WORK/scale-$docs"
+    if [ -z "${SCALE_DATA:-}" ]; then
+      t0=$(date +%s.%N)
+      "$BIN" ingest -r --data-dir "$data" --log-level warn "$WORK/zipf-$docs" > /dev/null
+      t1=$(date +%s.%N)
+      rm -rf "$WORK/zipf-$docs"
+    fi
+    start_jrvs "$data"
     # A saved index may hold an unmerged delta (see rag/faiss_index.h): measure once the
     # background merge is over, i.e. once the server's CPU time stops growing.
     prev=-1
@@ -197,19 +212,22 @@ if [ "$ONLY" = "scale" ]; then
     SERVED_KB=$(rss_kb "$JRVS_PID")
     stop_jrvs
     if [ -x "$BENCH_DIR/retrieval_scale_bench" ]; then
-      JRVS_SCALE_DATA="$WORK/scale-$docs" "$BENCH_DIR/retrieval_scale_bench" \
+      JRVS_SCALE_DATA="$data" "$BENCH_DIR/retrieval_scale_bench" \
         --benchmark_out="$RAW/scale_bench_$docs.json" --benchmark_out_format=json > /dev/null
     fi
     python3 - "$RAW" "$docs" "$t0" "$t1" "$IDLE_KB" "$LOADED_KB" "$SERVED_KB" "$(uptime)" \
       "${SCALE_CORPUS:-zipf}" <<'PY'
 import json, sys
 raw, docs, t0, t1, idle, loaded, served, load, corpus = sys.argv[1:]
-json.dump({"documents": int(docs), "corpus": corpus, "ingest_seconds": float(t1) - float(t0),
-           "ingest_docs_per_s": int(docs) / (float(t1) - float(t0)), "idle_rss_kb": int(idle),
+seconds = float(t1) - float(t0) if t0 else None  # None: an existing data dir (SCALE_DATA)
+json.dump({"documents": int(docs), "corpus": corpus, "ingest_seconds": seconds,
+           "ingest_docs_per_s": int(docs) / seconds if seconds else None, "idle_rss_kb": int(idle),
            "loaded_rss_kb": int(loaded), "served_rss_kb": int(served), "uptime": load.strip()},
           open("%s/scale_%s.json" % (raw, docs), "w"))
 PY
-    if [ -n "${SCALE_KEEP:-}" ]; then
+    if [ -n "${SCALE_DATA:-}" ]; then
+      :  # not ours: left in place
+    elif [ -n "${SCALE_KEEP:-}" ]; then
       # Keep the data dir for a closer look (profiling, A/B runs): moved out of the work dir.
       mkdir -p "$SCALE_KEEP"
       rm -rf "$SCALE_KEEP/scale-$docs"
