@@ -25,9 +25,9 @@ struct AlignedAllocator {
 
   T* allocate(size_t n) {
     if (n > static_cast<size_t>(-1) / sizeof(T)) throw std::bad_array_new_length();
-    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{Align}));
+    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{Align}));
   }
-  void deallocate(T* p, size_t) noexcept { ::operator delete(p, std::align_val_t{Align}); }
+  void deallocate(T* p, size_t) noexcept { ::operator delete (p, std::align_val_t{Align}); }
 
   template <typename U>
   bool operator==(const AlignedAllocator<U, Align>&) const noexcept {

@@ -31,16 +31,23 @@ fts5_api* Fts5Api(sqlite3* db) {
   return api;
 }
 
-struct CallbackContext {
-  const FtsTokenizer::TokenFn* fn;
-};
-
+// FTS5 callbacks: `ctx` is the caller's function. Synonyms (FTS5_TOKEN_COLOCATED) are skipped:
+// FTS5 indexes the first.
 int OnToken(void* ctx, int flags, const char* token, int n, int start, int end) {
-  if ((flags & FTS5_TOKEN_COLOCATED) != 0) return SQLITE_OK;  // synonyms: FTS5 indexes the first
-  const auto* c = static_cast<CallbackContext*>(ctx);
-  (*c->fn)(std::string_view(token, static_cast<size_t>(n)), static_cast<size_t>(start),
-           static_cast<size_t>(end));
+  if ((flags & FTS5_TOKEN_COLOCATED) != 0) return SQLITE_OK;
+  (*static_cast<const FtsTokenizer::TokenFn*>(ctx))(std::string_view(token, static_cast<size_t>(n)),
+                                                    static_cast<size_t>(start),
+                                                    static_cast<size_t>(end));
   return SQLITE_OK;
+}
+
+// SQLITE_DONE stops xTokenize, which then returns it.
+int OnTokenWhile(void* ctx, int flags, const char* token, int n, int start, int end) {
+  if ((flags & FTS5_TOKEN_COLOCATED) != 0) return SQLITE_OK;
+  const bool more = (*static_cast<const FtsTokenizer::TokenWhileFn*>(ctx))(
+      std::string_view(token, static_cast<size_t>(n)), static_cast<size_t>(start),
+      static_cast<size_t>(end));
+  return more ? SQLITE_OK : SQLITE_DONE;
 }
 
 }  // namespace
@@ -106,16 +113,26 @@ void FtsTokenizer::Return(void* instance) {
 }
 
 Status FtsTokenizer::Tokenize(std::string_view text, Purpose purpose, const TokenFn& fn) {
+  return Run(text, purpose, const_cast<TokenFn*>(&fn), OnToken);
+}
+
+Status FtsTokenizer::TokenizeWhile(std::string_view text, Purpose purpose, const TokenWhileFn& fn) {
+  return Run(text, purpose, const_cast<TokenWhileFn*>(&fn), OnTokenWhile);
+}
+
+Status FtsTokenizer::Run(std::string_view text, Purpose purpose, void* context,
+                         int (*on_token)(void*, int, const char*, int, int, int)) {
   Status error;
   void* t = Borrow(error);
   if (t == nullptr) return error;
-  CallbackContext ctx{&fn};
   int rc = impl_->module.xTokenize(
-      static_cast<::Fts5Tokenizer*>(t), &ctx,
+      static_cast<::Fts5Tokenizer*>(t), context,
       purpose == Purpose::kQuery ? FTS5_TOKENIZE_QUERY : FTS5_TOKENIZE_DOCUMENT, text.data(),
-      static_cast<int>(text.size()), OnToken);
+      static_cast<int>(text.size()), on_token);
   Return(t);
-  if (rc != SQLITE_OK) return Status(StatusCode::kInternal, "fts5 tokenizer failed");
+  if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+    return Status(StatusCode::kInternal, "fts5 tokenizer failed");
+  }
   return Status::Ok();
 }
 

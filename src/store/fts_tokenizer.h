@@ -36,12 +36,17 @@ class FtsTokenizer {
   FtsTokenizer& operator=(const FtsTokenizer&) = delete;
 
   Status Tokenize(std::string_view text, Purpose purpose, const TokenFn& fn);
+  // The same, until `fn` returns false (the tokens after it are not made).
+  using TokenWhileFn = std::function<bool(std::string_view token, size_t start, size_t end)>;
+  Status TokenizeWhile(std::string_view text, Purpose purpose, const TokenWhileFn& fn);
 
  private:
   struct Impl;
   explicit FtsTokenizer(std::unique_ptr<Impl> impl);
   void* Borrow(Status& error);  // a tokenizer instance (Fts5Tokenizer* of the C API)
   void Return(void* instance);
+  Status Run(std::string_view text, Purpose purpose, void* context,
+             int (*on_token)(void*, int, const char*, int, int, int));
 
   std::unique_ptr<Impl> impl_;
   std::mutex mu_;            // guards free_

@@ -2,8 +2,13 @@
 // the index following updates and deletes; each test runs on FTS5 and on the in-memory copy.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <set>
+
 #include <fmt/format.h>
 
+#include "store/fts_tokenizer.h"
 #include "store/store_test_util.h"
 
 namespace jrvs::store::testing {
@@ -80,6 +85,100 @@ TEST_P(DocumentSearchTest, SnippetIsAWindowAroundTheMatchesWithEllipses) {
   previews = store_->GetDocumentPreviews({id}, {"penguin"}, 3);
   ASSERT_TRUE(previews);
   EXPECT_EQ((*previews)[0].snippet, "filler0 filler1 filler2...");
+}
+
+// The snippet rule stated plainly, over every token of the text: the first window of
+// min(max_tokens, tokens) tokens with the most distinct wanted tokens, moved to start two tokens
+// before its first match, "..." where text is left out.
+std::string ReferenceSnippet(FtsTokenizer& tokenizer, const std::string& text,
+                             const std::vector<std::string>& wanted, size_t max_tokens) {
+  struct Token {
+    size_t start, end;
+    int match;
+  };
+  std::vector<Token> tokens;
+  EXPECT_TRUE(tokenizer
+                  .Tokenize(text, FtsTokenizer::Purpose::kDocument,
+                            [&](std::string_view token, size_t start, size_t end) {
+                              auto it = std::find(wanted.begin(), wanted.end(), token);
+                              tokens.push_back({start, end,
+                                                it == wanted.end()
+                                                    ? -1
+                                                    : static_cast<int>(it - wanted.begin())});
+                            })
+                  .ok());
+  if (tokens.empty() || max_tokens == 0) return "";
+  const size_t n = tokens.size(), w = std::min(max_tokens, n);
+  int best = -1;
+  size_t best_start = 0;
+  for (size_t start = 0; start + w <= n; ++start) {
+    std::set<int> distinct;
+    size_t first = start + w;
+    for (size_t i = start; i < start + w; ++i) {
+      if (tokens[i].match < 0) continue;
+      distinct.insert(tokens[i].match);
+      first = std::min(first, i);
+    }
+    if (static_cast<int>(distinct.size()) > best) {
+      best = static_cast<int>(distinct.size());
+      best_start = first < start + w && first > start + 2 ? std::min(first - 2, n - w) : start;
+    }
+  }
+  const size_t last = best_start + w - 1;
+  std::string out = best_start > 0 ? "..." : "";
+  out += text.substr(tokens[best_start].start, tokens[last].end - tokens[best_start].start);
+  if (last + 1 < n || tokens[last].end < text.size()) out += "...";
+  return out;
+}
+
+// Snippets stop tokenizing once no later window can win: the result must be the rule's, whatever
+// the text, terms (repeated, stemmed alike, absent) and window.
+TEST_P(DocumentSearchTest, SnippetsMatchTheRuleOnRandomTexts) {
+  auto tokenizer = FtsTokenizer::Create();
+  ASSERT_TRUE(tokenizer) << tokenizer.error().ToString();
+  const std::vector<std::string> words = {"otter", "otters",  "ice",  "river", "stone",
+                                          "run",   "running", "the",  "a",     "fish",
+                                          "sleep", "sleeps",  "cold", "north", "Ice."};
+  const std::vector<std::string> query_words = {"otter", "ice",     "running", "fish",
+                                                "cold",  "penguin", "run",     "north"};
+  std::mt19937 rng(7);
+  std::vector<int64_t> ids;
+  std::vector<std::string> texts;
+  for (int d = 0; d < 40; ++d) {
+    std::string text;
+    const size_t length = 1 + rng() % (d < 10 ? 20 : 200);
+    for (size_t i = 0; i < length; ++i) {
+      text += words[rng() % words.size()];
+      text += rng() % 7 == 0 ? ", " : " ";
+    }
+    texts.push_back(text);
+    ids.push_back(Put(fmt::format("doc{}", d), text));
+  }
+  for (int round = 0; round < 60; ++round) {
+    std::vector<std::string> terms;
+    for (size_t t = 0, n = 1 + rng() % 4; t < n; ++t) {
+      terms.push_back(query_words[rng() % query_words.size()]);
+    }
+    const size_t max_tokens = std::vector<size_t>{1, 2, 3, 12, 24, 500}[rng() % 6];
+    auto previews = store_->GetDocumentPreviews(ids, terms, max_tokens);
+    ASSERT_TRUE(previews) << previews.error().ToString();
+    ASSERT_EQ(previews->size(), ids.size());
+    // The store stems the terms as queries are (QueryTokens); so does this.
+    std::vector<std::string> wanted;
+    for (const std::string& term : terms) {
+      ASSERT_TRUE((*tokenizer)
+                      ->Tokenize(term, FtsTokenizer::Purpose::kQuery,
+                                 [&](std::string_view token, size_t, size_t) {
+                                   wanted.emplace_back(token);
+                                 })
+                      .ok());
+    }
+    for (size_t d = 0; d < ids.size(); ++d) {
+      EXPECT_EQ((*previews)[d].snippet, ReferenceSnippet(**tokenizer, texts[d], wanted, max_tokens))
+          << "terms " << fmt::format("{}", fmt::join(terms, " ")) << " window " << max_tokens
+          << " text " << texts[d];
+    }
+  }
 }
 
 TEST_P(DocumentSearchTest, TitleWeightChangesTheOrder) {

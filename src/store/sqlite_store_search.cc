@@ -2,6 +2,8 @@
 // answered by the in-memory copies when they are on (store/memory_fts.h), else by FTS5 with the
 // query terms chosen by the FtsPlanner (store/fts_planner.h); search-result previews.
 #include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,15 +35,41 @@ std::string Snippet(FtsTokenizer& tokenizer, std::string_view text,
                     const std::vector<std::string>& wanted, size_t max_tokens) {
   struct Token {
     size_t start, end;
-    int match;  // index in wanted, -1 if none
+    int match;  // index in wanted (its first copy), -1 if none
   };
+  // Tokenizing (and stemming) the whole text was ~7% of /api/search: stop once a full window
+  // holds every distinct wanted token (no later window can beat the first such one) and the
+  // tokens the choice below reads past it (up to max_tokens more, and one to know that text
+  // follows) are in.
+  size_t distinct_wanted = 0;
+  for (size_t w = 0; w < wanted.size(); ++w) {
+    if (std::find(wanted.begin(), wanted.begin() + static_cast<std::ptrdiff_t>(w), wanted[w]) ==
+        wanted.begin() + static_cast<std::ptrdiff_t>(w)) {
+      ++distinct_wanted;
+    }
+  }
   std::vector<Token> tokens;
-  Status s = tokenizer.Tokenize(
+  std::vector<int> seen(wanted.size(), 0);  // per wanted token: matches in the last max_tokens
+  size_t seen_distinct = 0;
+  size_t enough = SIZE_MAX;  // stop once this many tokens are in
+  Status s = tokenizer.TokenizeWhile(
       text, FtsTokenizer::Purpose::kDocument,
       [&](std::string_view token, size_t start, size_t end) {
         auto it = std::find(wanted.begin(), wanted.end(), token);
         int match = it == wanted.end() ? -1 : static_cast<int>(it - wanted.begin());
         tokens.push_back({start, end, match});
+        if (enough == SIZE_MAX && max_tokens > 0 && distinct_wanted > 0) {
+          const size_t i = tokens.size() - 1;
+          if (match >= 0 && seen[match]++ == 0) ++seen_distinct;
+          if (i >= max_tokens) {
+            const int gone = tokens[i - max_tokens].match;
+            if (gone >= 0 && --seen[gone] == 0) --seen_distinct;
+          }
+          if (seen_distinct == distinct_wanted && i + 1 >= max_tokens) {
+            enough = i + max_tokens + 2;
+          }
+        }
+        return tokens.size() < enough;
       });
   if (!s.ok() || tokens.empty() || max_tokens == 0) return "";
   const size_t window = std::min(max_tokens, tokens.size());
