@@ -86,8 +86,10 @@ struct Config {
   bool retrieval_stop_words = true;
   bool retrieval_mmr = false;
   double retrieval_mmr_lambda = 0.7;
-  int64_t retrieval_context_budget = 4000;  // bytes of RAG context
-  double retrieval_title_weight = 2.0;      // document search: title vs content BM25 weight
+  int64_t retrieval_context_budget = 4000;      // bytes of RAG context
+  double retrieval_title_weight = 2.0;          // document search: title vs content BM25 weight
+  bool retrieval_rerank_documents = true;       // document search: rank BM25's documents by vector
+  double retrieval_rerank_vector_weight = 0.4;  // ... with this RRF weight
   // [ingest]
   int64_t ingest_max_bytes = 10 << 20;  // largest document accepted
   // [llm] (used by chat; here so /health can name the configured model)

@@ -172,6 +172,8 @@ Status Runtime::OpenKnowledge(bool background_save) {
   r.mmr = c.retrieval_mmr;
   r.mmr_lambda = c.retrieval_mmr_lambda;
   r.title_weight = c.retrieval_title_weight;
+  r.rerank_documents = c.retrieval_rerank_documents;
+  r.rerank_vector_weight = c.retrieval_rerank_vector_weight;
   if (Status s = r.Validate(); !s.ok()) {
     return Status(StatusCode::kInvalidArgument, "retrieval: " + s.message());
   }

@@ -635,6 +635,31 @@ Result<std::vector<std::vector<VectorHit>>> FaissIndex::SearchBatch(std::span<co
   return out;
 }
 
+Result<std::vector<VectorHit>> FaissIndex::Score(std::span<const float> query,
+                                                 std::span<const int64_t> ids) const {
+  const size_t d = impl_->options.dimension;
+  if (query.size() != d) {
+    return Error(StatusCode::kInvalidArgument, "expected a query of dimension " +
+                                                   std::to_string(d) + ", got " +
+                                                   std::to_string(query.size()) + " floats");
+  }
+  if (!AllFinite(query)) {
+    return Error(StatusCode::kInvalidArgument, "query must not contain NaN or infinity");
+  }
+  std::vector<VectorHit> out;
+  out.reserve(ids.size());
+  const simd::Kernels& kernels = simd::GetKernels();
+  auto r = impl_->ReadLock();
+  const State& s = impl_->state;
+  const StoredVectors xb = s.storage->vectors();
+  for (int64_t id : ids) {
+    auto it = s.live.find(id);
+    if (it == s.live.end()) continue;
+    out.push_back({id, xb.Dot(kernels, query.data(), static_cast<size_t>(it->second))});
+  }
+  return out;
+}
+
 size_t FaissIndex::size() const {
   auto r = impl_->ReadLock();
   return impl_->state.live.size();

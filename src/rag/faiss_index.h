@@ -161,6 +161,8 @@ class FaissIndex final : public VectorIndex {
   Result<std::vector<VectorHit>> Search(std::span<const float> query, size_t k) const override;
   Result<std::vector<std::vector<VectorHit>>> SearchBatch(std::span<const float> queries, size_t n,
                                                           size_t k) const override;
+  Result<std::vector<VectorHit>> Score(std::span<const float> query,
+                                       std::span<const int64_t> ids) const override;
   size_t size() const override;
   size_t dimension() const override;
   std::string type() const override;

@@ -275,6 +275,40 @@ TEST(FaissIndexTest, ExactSearchMatchesBruteForce) {
   }
 }
 
+TEST(FaissIndexTest, ScoreGivesExactScoresOfTheIdsItHolds) {
+  constexpr size_t kD = 40;
+  const auto data = UniformUnitVectors(300, kD, 11);
+  const auto query = UniformUnitVectors(1, kD, 12);
+  for (bool hnsw : {false, true}) {
+    for (bool half : {false, true}) {
+      FaissIndexOptions o = SmallOptions(kD);
+      o.float16 = half;
+      if (hnsw) o.ann_threshold = 0;
+      auto index = MakeIndex(o);
+      ASSERT_TRUE(index->Add(Iota(300, 1000), data).ok());
+      const std::vector<int64_t> removed = {1007};
+      ASSERT_TRUE(index->Remove(removed).ok());
+      EXPECT_EQ(index->type(), hnsw ? "hnsw" : "flat");
+      const auto stored = half ? HalfRounded(data) : data;
+      // Unknown (5, 2000) and removed (1007) ids are left out; the rest keep their order.
+      const std::vector<int64_t> ask = {1299, 5, 1000, 1007, 1150, 2000, 1000};
+      auto scores = index->Score(query, ask);
+      ASSERT_TRUE(scores) << scores.error().ToString();
+      ASSERT_EQ(scores->size(), 4u);
+      const std::vector<int64_t> want = {1299, 1000, 1150, 1000};
+      for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ((*scores)[i].id, want[i]);
+        const auto row = Row(stored, kD, static_cast<size_t>(want[i] - 1000));
+        float dot = 0;
+        for (size_t j = 0; j < kD; ++j) dot += row[j] * query[j];
+        EXPECT_NEAR((*scores)[i].score, dot, 1e-5) << want[i];
+      }
+      const std::vector<float> short_query(kD - 1, 0.f);
+      EXPECT_EQ(index->Score(short_query, ask).error().code(), StatusCode::kInvalidArgument);
+    }
+  }
+}
+
 TEST(FaissIndexTest, SearchBatchEqualsSearchPerQuery) {
   constexpr size_t kD = 32;
   const auto data = UniformUnitVectors(700, kD, 3);

@@ -54,7 +54,7 @@ std::string_view SearchModeName(SearchMode mode) {
 
 Status RetrieverOptions::Validate() const {
   if (candidates == 0) return Status(StatusCode::kInvalidArgument, "candidates must be >= 1");
-  if (lexical_weight < 0 || vector_weight < 0) {
+  if (lexical_weight < 0 || vector_weight < 0 || rerank_vector_weight < 0) {
     return Status(StatusCode::kInvalidArgument, "weights must be >= 0");
   }
   if (rrf_k <= 0) return Status(StatusCode::kInvalidArgument, "rrf_k must be > 0");
@@ -249,6 +249,41 @@ Result<std::vector<float>> HybridRetriever::QueryVector(std::string_view query,
   return q;
 }
 
+Result<std::vector<store::ChunkRef>> HybridRetriever::RankDocumentsByVector(
+    const std::vector<float>& query, const std::vector<int64_t>& documents) const {
+  auto refs = store_.DocumentChunkIds(documents);
+  if (!refs) return Error(refs.error());
+  std::vector<int64_t> chunk_ids;
+  chunk_ids.reserve(refs->size());
+  std::unordered_map<int64_t, int64_t> document_of;
+  for (const store::ChunkRef& r : *refs) {
+    chunk_ids.push_back(r.chunk_id);
+    document_of.emplace(r.chunk_id, r.document_id);
+  }
+  auto scores = index_.index()->Score(query, chunk_ids);
+  if (!scores) return Error(scores.error());
+  struct Best {
+    float score;
+    store::ChunkRef ref;
+  };
+  std::unordered_map<int64_t, Best> best;  // by document
+  for (const VectorHit& h : *scores) {
+    const int64_t doc = document_of.at(h.id);
+    auto [it, added] = best.try_emplace(doc, Best{h.score, {h.id, doc}});
+    if (!added && h.score > it->second.score) it->second = Best{h.score, {h.id, doc}};
+  }
+  std::vector<Best> ranked;
+  ranked.reserve(best.size());
+  for (const auto& [doc, b] : best) ranked.push_back(b);
+  std::sort(ranked.begin(), ranked.end(), [](const Best& a, const Best& b) {
+    return a.score != b.score ? a.score > b.score : a.ref.document_id < b.ref.document_id;
+  });
+  std::vector<store::ChunkRef> out;
+  out.reserve(ranked.size());
+  for (const Best& b : ranked) out.push_back(b.ref);
+  return out;
+}
+
 Result<std::vector<DocumentHit>> HybridRetriever::SearchDocuments(std::string_view query,
                                                                   size_t limit,
                                                                   std::optional<SearchMode> mode,
@@ -265,6 +300,7 @@ Result<std::vector<DocumentHit>> HybridRetriever::SearchDocuments(std::string_vi
     int64_t best_chunk = 0;  // the document's best vector hit (0: none)
   };
   std::unordered_map<int64_t, Candidate> docs;
+  std::vector<int64_t> lexical_docs;  // BM25's documents, best first
 
   if (m != SearchMode::kVector && options_.lexical_weight > 0) {
     auto t1 = Clock::now();
@@ -274,15 +310,30 @@ Result<std::vector<DocumentHit>> HybridRetriever::SearchDocuments(std::string_vi
     if (timings != nullptr) timings->lexical_ms = ms;
     if (lexical_seconds_ != nullptr) lexical_seconds_->Observe(ms / 1000);
     for (size_t i = 0; i < hits->size(); ++i) {
+      lexical_docs.push_back((*hits)[i].document_id);
       docs[(*hits)[i].document_id].score +=
           options_.lexical_weight / (options_.rrf_k + static_cast<double>(i + 1));
     }
   }
+  const bool rerank = options_.rerank_documents && m == SearchMode::kHybrid &&
+                      lexical_docs.size() >= limit && options_.lexical_weight > 0;
 
   if (m != SearchMode::kLexical && options_.vector_weight > 0) {
     auto q = QueryVector(query, timings);
     if (!q) return Error(q.error());
-    if (!q->empty()) {
+    if (!q->empty() && rerank) {
+      auto t1 = Clock::now();
+      auto ranked = RankDocumentsByVector(*q, lexical_docs);
+      if (!ranked) return Error(ranked.error());
+      double ms = MsSince(t1);
+      if (timings != nullptr) timings->vector_ms = ms;
+      if (vector_seconds_ != nullptr) vector_seconds_->Observe(ms / 1000);
+      for (size_t i = 0; i < ranked->size(); ++i) {
+        Candidate& d = docs[(*ranked)[i].document_id];
+        d.best_chunk = (*ranked)[i].chunk_id;
+        d.score += options_.rerank_vector_weight / (options_.rrf_k + static_cast<double>(i + 1));
+      }
+    } else if (!q->empty()) {
       auto t1 = Clock::now();
       auto hits = index_.index()->Search(*q, n);
       if (!hits) return Error(hits.error());

@@ -60,6 +60,11 @@ class VectorIndex {
     return out;
   }
 
+  // The exact score of the query (dimension() floats) against each of `ids` that the index
+  // holds, in the order of `ids`; ids it does not hold (never added, removed) are left out.
+  virtual Result<std::vector<VectorHit>> Score(std::span<const float> query,
+                                               std::span<const int64_t> ids) const = 0;
+
   // Number of live (searchable) vectors.
   virtual size_t size() const = 0;
   // Floats per vector; fixed for the life of the index.

@@ -159,6 +159,7 @@ class SqliteStore final : public Store {
                                                            const std::vector<std::string>& terms,
                                                            size_t max_tokens) override;
   Result<std::vector<ChunkRef>> ChunkDocumentIds(const std::vector<int64_t>& chunk_ids) override;
+  Result<std::vector<ChunkRef>> DocumentChunkIds(const std::vector<int64_t>& document_ids) override;
   // Runs on one reader connection inside one read snapshot for the whole scan.
   Status ForEachChunkEmbedding(
       int64_t after_id,

@@ -23,6 +23,7 @@ std::string_view DbOpName(DbOp op) {
       "search_documents_text",
       "get_document_previews",
       "chunk_document_ids",
+      "document_chunk_ids",
       "for_each_chunk_embedding",
       "for_each_stale_chunk",
       "update_chunk_embeddings",

@@ -29,6 +29,7 @@ enum class DbOp : size_t {
   kSearchDocumentsText,
   kGetDocumentPreviews,
   kChunkDocumentIds,
+  kDocumentChunkIds,
   kForEachChunkEmbedding,
   kForEachStaleChunk,
   kUpdateChunkEmbeddings,

@@ -27,6 +27,7 @@ constexpr const char kSearchDocumentsText[] =
 constexpr const char kDocumentPreview[] =
     "SELECT title, url, substr(content, 1, 262144) FROM documents WHERE id = ?1";
 constexpr const char kChunkDocument[] = "SELECT document_id FROM chunks WHERE id = ?1";
+constexpr const char kDocumentChunks[] = "SELECT id FROM chunks WHERE document_id = ?1 ORDER BY id";
 
 // The ~`max_tokens`-token window of `text` holding the most distinct `wanted` tokens (the first
 // such window; the text's start when none matches), cut on token boundaries, with "..." where
@@ -235,6 +236,33 @@ Result<std::vector<ChunkRef>> SqliteStore::ChunkDocumentIds(const std::vector<in
       Result<bool> row = stmt->Step();
       if (!row) return Error(row.error());
       if (*row) refs.push_back({id, stmt->Int(0)});
+    }
+    return refs;
+  };
+  return timer.Finish(run());
+}
+
+Result<std::vector<ChunkRef>> SqliteStore::DocumentChunkIds(
+    const std::vector<int64_t>& document_ids) {
+  DbOpTimer timer(metrics_.get(), clock_, DbOp::kDocumentChunkIds);
+  auto run = [&]() -> Result<std::vector<ChunkRef>> {
+    std::vector<ChunkRef> refs;
+    if (document_ids.empty()) return refs;
+    Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
+    if (!conn) return Error(conn.error());
+    if (document_ids.size() > 1) {
+      if (Status s = BeginRead(**conn); !s.ok()) return Error(std::move(s));
+    }
+    for (int64_t doc : document_ids) {
+      Result<SqliteStatement> stmt = (*conn)->Prepare(kDocumentChunks);
+      if (!stmt) return Error(stmt.error());
+      stmt->BindInt(1, doc);
+      for (;;) {
+        Result<bool> row = stmt->Step();
+        if (!row) return Error(row.error());
+        if (!*row) break;
+        refs.push_back({stmt->Int(0), doc});
+      }
     }
     return refs;
   };

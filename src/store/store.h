@@ -189,6 +189,10 @@ class Store {
   // The document of each chunk in `chunk_ids`, in that order; chunks that do not exist are
   // skipped.
   virtual Result<std::vector<ChunkRef>> ChunkDocumentIds(const std::vector<int64_t>& chunk_ids) = 0;
+  // The chunks of each document in `document_ids`: grouped by document in that order, each
+  // document's in id order; a document that does not exist gives none.
+  virtual Result<std::vector<ChunkRef>> DocumentChunkIds(
+      const std::vector<int64_t>& document_ids) = 0;
   // Calls fn for each chunk with id > after_id, in id order, with its embedding model and vector
   // (empty if none). Used to rebuild or catch up the vector index. Stops early if fn returns false.
   virtual Status ForEachChunkEmbedding(
