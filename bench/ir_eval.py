@@ -148,17 +148,30 @@ class Server:
 # Configurations compared by --sweep: (label, environment). The query-time mode parameter is
 # used for the pure signals so one ingest serves several rows.
 SWEEP = [
-    ("hybrid lex1 vec1 (equal RRF)", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "1",
+    # Fusion of BM25 with the global vector ranking (where a document's best chunk falls in a
+    # search of the whole index): the default until 2026-11-25.
+    ("global lex1 vec1 (equal RRF)", {"JRVS_RETRIEVAL_RERANK_DOCUMENTS": "false",
+                                      "JRVS_RETRIEVAL_VECTOR_WEIGHT": "1",
                                       "JRVS_RETRIEVAL_TITLE_WEIGHT": "1"}),
-    ("hybrid vec0.5", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.5", "JRVS_RETRIEVAL_TITLE_WEIGHT": "1"}),
-    ("hybrid vec0.3", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.3", "JRVS_RETRIEVAL_TITLE_WEIGHT": "1"}),
-    ("hybrid vec0.2", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.2", "JRVS_RETRIEVAL_TITLE_WEIGHT": "1"}),
-    ("hybrid vec0.3 title2", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.3",
+    ("global vec0.5", {"JRVS_RETRIEVAL_RERANK_DOCUMENTS": "false",
+                       "JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.5", "JRVS_RETRIEVAL_TITLE_WEIGHT": "1"}),
+    ("global vec0.3", {"JRVS_RETRIEVAL_RERANK_DOCUMENTS": "false",
+                       "JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.3", "JRVS_RETRIEVAL_TITLE_WEIGHT": "1"}),
+    ("global vec0.2", {"JRVS_RETRIEVAL_RERANK_DOCUMENTS": "false",
+                       "JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.2", "JRVS_RETRIEVAL_TITLE_WEIGHT": "1"}),
+    ("global vec0.3 title2", {"JRVS_RETRIEVAL_RERANK_DOCUMENTS": "false",
+                              "JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.3",
                               "JRVS_RETRIEVAL_TITLE_WEIGHT": "2"}),
-    ("hybrid vec0.2 title2", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.2",
+    ("global vec0.2 title2", {"JRVS_RETRIEVAL_RERANK_DOCUMENTS": "false",
+                              "JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.2",
                               "JRVS_RETRIEVAL_TITLE_WEIGHT": "2"}),
-    ("hybrid vec0.3 stop words kept", {"JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.3",
+    ("global vec0.3 stop words kept", {"JRVS_RETRIEVAL_RERANK_DOCUMENTS": "false",
+                                       "JRVS_RETRIEVAL_VECTOR_WEIGHT": "0.3",
                                        "JRVS_RETRIEVAL_STOP_WORDS": "false"}),
+    # BM25's documents re-ranked by their best chunk's exact similarity (rerank_documents, the
+    # default since 2026-11-25), title weight 2, by the weight of that ranking.
+] + [("rerank vec%s title2" % w, {"JRVS_RETRIEVAL_RERANK_VECTOR_WEIGHT": w})
+     for w in ("0.2", "0.3", "0.4", "0.5", "0.7", "1")] + [
     ("server default", {}),
 ]
 

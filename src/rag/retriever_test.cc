@@ -113,9 +113,9 @@ TEST_F(RerankDocumentsTest, RanksBm25sDocumentsByTheirBestChunk) {
     const size_t limit = 8;
     // The rule: BM25's documents (their rank), each scored by its most similar chunk (its rank
     // among them), fused by RRF.
-    auto lexical = store_->SearchDocumentsText(retriever_->LexicalTerms(query),
-                                               static_cast<int>(options_.candidates),
-                                               options_.title_weight);
+    auto lexical =
+        store_->SearchDocumentsText(retriever_->LexicalTerms(query),
+                                    static_cast<int>(options_.candidates), options_.title_weight);
     ASSERT_TRUE(lexical);
     ASSERT_GE(lexical->size(), limit);
     const std::vector<float> q = Embed(query);

@@ -285,6 +285,42 @@ void MemoryFts::RehashRowsLocked(size_t size) {
   }
 }
 
+uint32_t MemoryFts::FindNewestChildLocked(int64_t parent) const {
+  if (parent_table_.empty()) return kAbsent;
+  const size_t mask = parent_table_.size() - 1;
+  for (size_t i = RowHash(parent) & mask;; i = (i + 1) & mask) {
+    const uint32_t slot = parent_table_[i];
+    if (slot == kAbsent || slot_parent_[slot] == parent) return slot;
+  }
+}
+
+void MemoryFts::LinkChildLocked(uint32_t slot) {
+  if (TooFull(parents_, parent_table_.size())) {
+    RehashParentsLocked(std::max(kMinTableSize, parent_table_.size() * 2));
+  }
+  const int64_t parent = slot_parent_[slot];
+  const size_t mask = parent_table_.size() - 1;
+  size_t i = RowHash(parent) & mask;
+  while (parent_table_[i] != kAbsent && slot_parent_[parent_table_[i]] != parent) {
+    i = (i + 1) & mask;
+  }
+  if (parent_table_[i] == kAbsent) ++parents_;
+  slot_older_sibling_[slot] = parent_table_[i];
+  parent_table_[i] = slot;
+}
+
+void MemoryFts::RehashParentsLocked(size_t size) {
+  std::vector<uint32_t> old = std::move(parent_table_);
+  parent_table_.assign(size, kAbsent);
+  const size_t mask = size - 1;
+  for (uint32_t slot : old) {
+    if (slot == kAbsent) continue;
+    size_t i = RowHash(slot_parent_[slot]) & mask;
+    while (parent_table_[i] != kAbsent) i = (i + 1) & mask;
+    parent_table_[i] = slot;
+  }
+}
+
 MemoryFts::MemoryFts(size_t columns) : columns_(std::clamp<size_t>(columns, 1, 2)) {}
 
 Result<MemoryFtsRow> MemoryFts::Prepare(FtsTokenizer& tokenizer, int64_t id, int64_t parent,
@@ -354,6 +390,8 @@ void MemoryFts::AddLocked(const MemoryFtsRow& row) {
   slot_parent_.push_back(row.parent);
   slot_length_.push_back(row.length);
   slot_live_.push_back(1);
+  slot_older_sibling_.push_back(kAbsent);
+  if (row.parent != 0) LinkChildLocked(slot);
   InsertRowLocked(slot);
   live_tokens_ += row.length;
   uint8_t posting[kMaxPostingBytes];
@@ -390,9 +428,16 @@ void MemoryFts::CompactLocked() {
   slot_length_.shrink_to_fit();
   slot_live_.resize(next);
   slot_live_.shrink_to_fit();
+  slot_older_sibling_.assign(next, kAbsent);
+  slot_older_sibling_.shrink_to_fit();
   row_table_.assign(TableSizeFor(next), kAbsent);
   live_rows_ = 0;
-  for (uint32_t slot = 0; slot < next; ++slot) InsertRowLocked(slot);
+  parent_table_.clear();
+  parents_ = 0;
+  for (uint32_t slot = 0; slot < next; ++slot) {
+    InsertRowLocked(slot);
+    if (slot_parent_[slot] != 0) LinkChildLocked(slot);
+  }
 
   // Terms keep their order; those left without postings go.
   std::vector<TermRecord> terms;
@@ -528,6 +573,7 @@ void MemoryFts::Shrink() {
   slot_parent_.shrink_to_fit();
   slot_length_.shrink_to_fit();
   slot_live_.shrink_to_fit();
+  slot_older_sibling_.shrink_to_fit();
 }
 
 std::optional<int64_t> MemoryFts::Parent(int64_t id) const {
@@ -545,11 +591,13 @@ MemoryFtsStats MemoryFts::GetStats() const {
   stats.terms = terms_.size();
   for (const TermRecord& term : terms_) stats.postings += term.count;
   // Postings spilled to blocks (with malloc's headers), the term records (holding the rest), the
-  // term characters, both tables, and the per-slot arrays.
+  // term characters, the three tables, and the per-slot arrays.
   stats.bytes = posting_bytes_ + terms_.capacity() * sizeof(TermRecord) + text_.capacity() +
-                (term_table_.capacity() + row_table_.capacity()) * sizeof(uint32_t) +
+                (term_table_.capacity() + row_table_.capacity() + parent_table_.capacity()) *
+                    sizeof(uint32_t) +
                 slot_id_.capacity() * sizeof(int64_t) + slot_parent_.capacity() * sizeof(int64_t) +
-                slot_length_.capacity() * sizeof(uint32_t) + slot_live_.capacity();
+                (slot_length_.capacity() + slot_older_sibling_.capacity()) * sizeof(uint32_t) +
+                slot_live_.capacity();
   return stats;
 }
 

@@ -100,6 +100,20 @@ class MemoryFts {
       if (uint32_t slot = FindSlotLocked(id); slot != kAbsent) fn(id, slot_parent_[slot]);
     }
   }
+  // Calls fn(id, parent) for each live row of each of `parents` (not 0), parent by parent in
+  // that order, each parent's rows in the order they were added, under one lock.
+  template <typename Fn>
+  void ForEachChild(std::span<const int64_t> parents, Fn&& fn) const {
+    std::shared_lock lock(mu_);
+    thread_local std::vector<uint32_t> slots;
+    for (int64_t parent : parents) {
+      slots.clear();
+      for (uint32_t s = FindNewestChildLocked(parent); s != kAbsent; s = slot_older_sibling_[s]) {
+        if (slot_live_[s] != 0) slots.push_back(s);
+      }
+      for (size_t i = slots.size(); i-- > 0;) fn(slot_id_[slots[i]], parent);
+    }
+  }
   MemoryFtsStats GetStats() const;
 
  private:
@@ -145,6 +159,11 @@ class MemoryFts {
   void InsertRowLocked(uint32_t slot);
   uint32_t EraseRowLocked(int64_t id);  // the slot it held, or kAbsent
   void RehashRowsLocked(size_t size);
+  // Children: the newest slot of each parent in parent_table_, older ones chained through
+  // slot_older_sibling_ (dead slots stay chained until a compaction).
+  uint32_t FindNewestChildLocked(int64_t parent) const;  // a slot, or kAbsent
+  void LinkChildLocked(uint32_t slot);                   // slot_parent_[slot] != 0
+  void RehashParentsLocked(size_t size);
 
   const size_t columns_;
   mutable std::shared_mutex mu_;  // guards everything below
@@ -160,6 +179,11 @@ class MemoryFts {
   // Live rows, id -> slot: an open-addressing table of slots keyed by slot_id_[slot] (linear
   // probing, load <= 0.7, deletions by backward shift).
   std::vector<uint32_t> row_table_;  // kAbsent or a live slot
+  // Parents, parent -> its newest slot: open addressing keyed by slot_parent_[slot] (linear
+  // probing, load <= 0.7, no deletions: a parent stays until a compaction drops its last row).
+  std::vector<uint32_t> parent_table_;
+  std::vector<uint32_t> slot_older_sibling_;  // the parent's previous slot, or kAbsent
+  size_t parents_ = 0;
   size_t live_rows_ = 0;
   uint64_t live_tokens_ = 0;
   size_t dead_rows_ = 0;

@@ -638,5 +638,84 @@ TEST_F(MemoryFtsStoreTest, ConcurrentUpdatesEndWhereTheDatabaseEnds) {
   EXPECT_EQ(store_->MemoryFtsChunkStats().live_rows, 3u);
 }
 
+// ---- children of a parent (the chunks of a document) ----
+
+// Random adds (new rows, rows moved to another parent by a replace), removes and compactions,
+// against a map of parent -> ids in the order they were last added.
+TEST(MemoryFtsChildrenTest, FollowAddsReplacesRemovesAndCompactions) {
+  MemoryFts index(1);
+  std::map<int64_t, std::vector<int64_t>> children;  // the model
+  std::map<int64_t, int64_t> parent_of;
+  std::mt19937 rng(5);
+  auto child = [](int64_t id, int64_t parent) {
+    MemoryFtsRow row;
+    row.id = id;
+    row.parent = parent;
+    row.length = 1;
+    row.terms.push_back(MemoryFtsRow::Term{.token = "w", .tf = {1, 0}});
+    return row;
+  };
+  auto forget = [&](int64_t id) {
+    auto it = parent_of.find(id);
+    if (it == parent_of.end()) return;
+    auto& ids = children[it->second];
+    ids.erase(std::find(ids.begin(), ids.end(), id));
+    parent_of.erase(it);
+  };
+  auto check = [&](int round) {
+    std::vector<int64_t> parents;
+    for (int64_t p = 0; p <= 41; ++p) parents.push_back(p);  // 0 and 41 never have children
+    std::vector<std::pair<int64_t, int64_t>> got;
+    index.ForEachChild(parents, [&](int64_t id, int64_t parent) { got.emplace_back(id, parent); });
+    std::vector<std::pair<int64_t, int64_t>> want;
+    for (int64_t p : parents) {
+      for (int64_t id : children[p]) want.emplace_back(id, p);
+    }
+    ASSERT_EQ(got, want) << "round " << round;
+  };
+  size_t compactions = 0;
+  for (int round = 0; round < 1500; ++round) {
+    std::vector<MemoryFtsRow> add;
+    std::vector<int64_t> remove;
+    for (int k = 0, n = static_cast<int>(rng() % 8); k < n; ++k) {
+      const int64_t id = 1 + static_cast<int64_t>(rng() % 400);
+      if (rng() % 3 == 0) {
+        remove.push_back(id);
+      } else {
+        add.push_back(child(id, 1 + static_cast<int64_t>(rng() % 40)));
+      }
+    }
+    // Apply removes first, then adds in order (a repeated id: the last add wins).
+    for (int64_t id : remove) forget(id);
+    for (const MemoryFtsRow& row : add) {
+      forget(row.id);
+      children[row.parent].push_back(row.id);
+      parent_of[row.id] = row.parent;
+    }
+    const size_t dead_before = index.GetStats().dead_rows;
+    index.Apply(std::move(add), remove);  // compacts once enough rows are dead
+    if (index.GetStats().dead_rows < dead_before) ++compactions;
+    check(round);
+  }
+  EXPECT_GT(index.GetStats().live_rows, 100u);
+  EXPECT_GE(compactions, 2u);
+}
+
+TEST(MemoryFtsChildrenTest, RowsWithoutAParentHaveNoChildren) {
+  MemoryFts index(2);
+  std::vector<MemoryFtsRow> rows;
+  for (int64_t id = 1; id <= 5; ++id) {
+    MemoryFtsRow row;
+    row.id = id;
+    row.terms.push_back(MemoryFtsRow::Term{.token = "w", .tf = {1, 0}});
+    rows.push_back(row);
+  }
+  index.Apply(std::move(rows), {});
+  int calls = 0;
+  const std::vector<int64_t> parents = {0, 1, 2};
+  index.ForEachChild(parents, [&](int64_t, int64_t) { ++calls; });
+  EXPECT_EQ(calls, 0);
+}
+
 }  // namespace
 }  // namespace jrvs::store::testing

@@ -190,9 +190,10 @@ class SqliteStore final : public Store {
   Status BackupTo(const std::string& path);
 
   // Builds in-memory copies of the full-text indexes (store/memory_fts.h) from the database and
-  // answers SearchText, SearchDocumentsText and ChunkDocumentIds from them from then on; every
-  // later write updates them as it commits. Meant for long-running processes (serve, chat): it
-  // reads and tokenizes every chunk and document once (writes wait meanwhile). Idempotent.
+  // answers SearchText, SearchDocumentsText, ChunkDocumentIds and DocumentChunkIds from them from
+  // then on; every later write updates them as it commits. Meant for long-running processes (serve,
+  // chat): it reads and tokenizes every chunk and document once (writes wait meanwhile).
+  // Idempotent.
   Status EnableMemoryFts();
   bool memory_fts_enabled() const { return memory_fts_.load(std::memory_order_acquire); }
   // Live rows, terms, postings and bytes of the chunk and document copies (zeros when off).

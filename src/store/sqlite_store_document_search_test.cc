@@ -181,6 +181,49 @@ TEST_P(DocumentSearchTest, SnippetsMatchTheRuleOnRandomTexts) {
   }
 }
 
+TEST_P(DocumentSearchTest, DocumentChunkIdsFollowUpdatesAndDeletes) {
+  auto put = [&](const std::string& url, const std::vector<std::string>& texts) {
+    NewDocument doc;
+    doc.title = url;
+    doc.url = url;
+    std::vector<NewChunk> chunks;
+    for (const std::string& t : texts) {
+      doc.content += t + " ";
+      NewChunk chunk;
+      chunk.chunk_index = static_cast<int>(chunks.size());
+      chunk.text = t;
+      chunks.push_back(std::move(chunk));
+    }
+    auto r = store_->PutDocument(doc, chunks, "none");
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    return r ? *r : PutDocumentResult{};
+  };
+  auto a = put("https://a.test/", {"one", "two", "three"});
+  auto b = put("https://b.test/", {"four"});
+  auto c = put("https://c.test/", {"five", "six"});
+  auto ids_of = [&](const std::vector<int64_t>& docs) {
+    auto refs = store_->DocumentChunkIds(docs);
+    EXPECT_TRUE(refs.has_value()) << refs.error().ToString();
+    std::vector<std::pair<int64_t, int64_t>> out;
+    if (refs) {
+      for (const ChunkRef& r : *refs) out.emplace_back(r.document_id, r.chunk_id);
+    }
+    return out;
+  };
+  using Pairs = std::vector<std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(ids_of({c.id, 999, a.id}), (Pairs{{c.id, c.chunk_ids[0]},
+                                              {c.id, c.chunk_ids[1]},
+                                              {a.id, a.chunk_ids[0]},
+                                              {a.id, a.chunk_ids[1]},
+                                              {a.id, a.chunk_ids[2]}}));
+  // New content at the same URL replaces the chunks; a deleted document has none.
+  auto a2 = put("https://a.test/", {"seven", "eight"});
+  ASSERT_EQ(a2.id, a.id);
+  ASSERT_TRUE(store_->DeleteDocument(b.id).has_value());
+  EXPECT_EQ(ids_of({a.id, b.id}), (Pairs{{a.id, a2.chunk_ids[0]}, {a.id, a2.chunk_ids[1]}}));
+  EXPECT_TRUE(ids_of({}).empty());
+}
+
 TEST_P(DocumentSearchTest, TitleWeightChangesTheOrder) {
   int64_t in_title = Put("Zebra migration", "Animals move across the plains every year.");
   int64_t in_body = Put("Plains", "A zebra herd crosses the river; zebra foals follow.");

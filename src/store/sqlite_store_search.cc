@@ -247,6 +247,12 @@ Result<std::vector<ChunkRef>> SqliteStore::DocumentChunkIds(
   DbOpTimer timer(metrics_.get(), clock_, DbOp::kDocumentChunkIds);
   auto run = [&]() -> Result<std::vector<ChunkRef>> {
     std::vector<ChunkRef> refs;
+    if (memory_fts_enabled()) {
+      chunks_memory_->ForEachChild(document_ids, [&](int64_t id, int64_t doc) {
+        refs.push_back({id, doc});
+      });
+      return refs;
+    }
     if (document_ids.empty()) return refs;
     Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
     if (!conn) return Error(conn.error());
