@@ -284,6 +284,24 @@ Result<std::vector<store::ChunkRef>> HybridRetriever::RankDocumentsByVector(
   return out;
 }
 
+Result<std::vector<store::ChunkRef>> HybridRetriever::RankDocumentsByWalk(
+    const std::vector<float>& query, size_t n) const {
+  auto hits = index_.index()->Search(query, n);
+  if (!hits) return Error(hits.error());
+  std::vector<int64_t> ids;
+  ids.reserve(hits->size());
+  for (const auto& h : *hits) ids.push_back(h.id);
+  auto refs = store_.ChunkDocumentIds(ids);
+  if (!refs) return Error(refs.error());
+  // Chunks come back in hit order; a document ranks where its best chunk does.
+  std::vector<store::ChunkRef> out;
+  std::unordered_set<int64_t> seen;
+  for (const store::ChunkRef& ref : *refs) {
+    if (seen.insert(ref.document_id).second) out.push_back(ref);
+  }
+  return out;
+}
+
 Result<std::vector<DocumentHit>> HybridRetriever::SearchDocuments(std::string_view query,
                                                                   size_t limit,
                                                                   std::optional<SearchMode> mode,
@@ -318,42 +336,23 @@ Result<std::vector<DocumentHit>> HybridRetriever::SearchDocuments(std::string_vi
   const bool rerank = options_.rerank_documents && m == SearchMode::kHybrid &&
                       lexical_docs.size() >= limit && options_.lexical_weight > 0;
 
-  if (m != SearchMode::kLexical && options_.vector_weight > 0) {
+  const double vector_weight = rerank ? options_.rerank_vector_weight : options_.vector_weight;
+
+  if (m != SearchMode::kLexical && vector_weight > 0) {
     auto q = QueryVector(query, timings);
     if (!q) return Error(q.error());
-    if (!q->empty() && rerank) {
+    if (!q->empty()) {
       auto t1 = Clock::now();
-      auto ranked = RankDocumentsByVector(*q, lexical_docs);
-      if (!ranked) return Error(ranked.error());
+      auto by_vector =
+          rerank ? RankDocumentsByVector(*q, lexical_docs) : RankDocumentsByWalk(*q, n);
+      if (!by_vector) return Error(by_vector.error());
       double ms = MsSince(t1);
       if (timings != nullptr) timings->vector_ms = ms;
       if (vector_seconds_ != nullptr) vector_seconds_->Observe(ms / 1000);
-      for (size_t i = 0; i < ranked->size(); ++i) {
-        Candidate& d = docs[(*ranked)[i].document_id];
-        d.best_chunk = (*ranked)[i].chunk_id;
-        d.score += options_.rerank_vector_weight / (options_.rrf_k + static_cast<double>(i + 1));
-      }
-    } else if (!q->empty()) {
-      auto t1 = Clock::now();
-      auto hits = index_.index()->Search(*q, n);
-      if (!hits) return Error(hits.error());
-      double ms = MsSince(t1);
-      if (timings != nullptr) timings->vector_ms = ms;
-      if (vector_seconds_ != nullptr) vector_seconds_->Observe(ms / 1000);
-      std::vector<int64_t> ids;
-      ids.reserve(hits->size());
-      for (const auto& h : *hits) ids.push_back(h.id);
-      auto refs = store_.ChunkDocumentIds(ids);
-      if (!refs) return Error(refs.error());
-      // Chunks come back in hit order; a document ranks where its best chunk does.
-      int rank = 0;
-      std::unordered_set<int64_t> ranked;
-      for (const store::ChunkRef& ref : *refs) {
-        if (!ranked.insert(ref.document_id).second) continue;
-        ++rank;
-        Candidate& d = docs[ref.document_id];
-        d.best_chunk = ref.chunk_id;
-        d.score += options_.vector_weight / (options_.rrf_k + static_cast<double>(rank));
+      for (size_t i = 0; i < by_vector->size(); ++i) {
+        Candidate& d = docs[(*by_vector)[i].document_id];
+        d.best_chunk = (*by_vector)[i].chunk_id;
+        d.score += vector_weight / (options_.rrf_k + static_cast<double>(i + 1));
       }
     }
   }

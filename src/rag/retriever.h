@@ -111,6 +111,10 @@ class HybridRetriever {
   // chunk's exact similarity to `query` (best first; equal scores by document id).
   Result<std::vector<store::ChunkRef>> RankDocumentsByVector(
       const std::vector<float>& query, const std::vector<int64_t>& documents) const;
+  // Every document with a chunk among the `n` nearest in the index (a walk of the whole index),
+  // with that chunk, ranked by where it falls (best first).
+  Result<std::vector<store::ChunkRef>> RankDocumentsByWalk(const std::vector<float>& query,
+                                                           size_t n) const;
 
   store::Store& store_;
   Embedder& embedder_;

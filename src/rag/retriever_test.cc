@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <map>
 #include <random>
 
@@ -15,6 +14,7 @@
 #include "rag/hash_embedder.h"
 #include "rag/index_manager.h"
 #include "store/sqlite_store.h"
+#include "store/store_test_util.h"
 
 namespace jrvs::rag {
 namespace {
@@ -22,22 +22,9 @@ namespace {
 class RerankDocumentsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("jrvs-rr-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    store::SqliteOptions o;
-    o.path = (dir_ / "jrvs.db").string();
-    auto s = store::SqliteStore::Open(o, nullptr, nullptr);
+    auto s = store::SqliteStore::Open({.path = dir_.File("jrvs.db")}, nullptr, nullptr);
     ASSERT_TRUE(s) << s.error().ToString();
     store_ = std::move(*s);
-  }
-  void TearDown() override {
-    retriever_.reset();
-    index_.reset();
-    store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // A document whose chunks are `texts`, embedded by the hash embedder.
@@ -63,7 +50,7 @@ class RerankDocumentsTest : public ::testing::Test {
   // Opens the index (replaying every chunk from the database) and the retriever.
   void Open(bool rerank) {
     IndexManagerOptions o;
-    o.path = dir_ / "index" / "vectors.faiss";
+    o.path = dir_.path() / "index" / "vectors.faiss";
     o.faiss.dimension = embedder_.dimension();
     o.embedding_model = std::string(embedder_.model());
     auto m = IndexManager::Open(o, *store_);
@@ -78,7 +65,7 @@ class RerankDocumentsTest : public ::testing::Test {
     return hits ? *hits : std::vector<DocumentHit>{};
   }
 
-  std::filesystem::path dir_;
+  store::testing::TempDir dir_;  // destroyed last
   HashEmbedder embedder_;
   RetrieverOptions options_;
   std::unique_ptr<store::SqliteStore> store_;

@@ -58,6 +58,21 @@ size_t RowHash(int64_t id) {  // murmur3's finalizer: row ids are often consecut
   return static_cast<size_t>(h);
 }
 
+// Re-inserts the slots held in an open-addressing table (linear probing on RowHash of
+// key_of(slot)) into a table of `size` entries, a power of two; `empty` marks a free entry.
+template <typename KeyOf>
+void RehashSlots(std::vector<uint32_t>& table, size_t size, uint32_t empty, KeyOf key_of) {
+  std::vector<uint32_t> old = std::move(table);
+  table.assign(size, empty);
+  const size_t mask = size - 1;
+  for (uint32_t slot : old) {
+    if (slot == empty) continue;
+    size_t i = RowHash(key_of(slot)) & mask;
+    while (table[i] != empty) i = (i + 1) & mask;
+    table[i] = slot;
+  }
+}
+
 // Heap blocks of postings: [uint32 capacity][bytes]. Their sizes are 8 mod 16, from 24 up, which
 // fill glibc's chunks (16-byte steps after an 8-byte header) with no slack.
 constexpr size_t kBlockHeader = sizeof(uint32_t);
@@ -240,7 +255,8 @@ uint32_t MemoryFts::FindSlotLocked(int64_t id) const {
 
 void MemoryFts::InsertRowLocked(uint32_t slot) {
   if (TooFull(live_rows_, row_table_.size())) {
-    RehashRowsLocked(std::max(kMinTableSize, row_table_.size() * 2));
+    RehashSlots(row_table_, std::max(kMinTableSize, row_table_.size() * 2), kAbsent,
+                [this](uint32_t s) { return slot_id_[s]; });
   }
   const size_t mask = row_table_.size() - 1;
   size_t i = RowHash(slot_id_[slot]) & mask;
@@ -273,18 +289,6 @@ uint32_t MemoryFts::EraseRowLocked(int64_t id) {
   return slot;
 }
 
-void MemoryFts::RehashRowsLocked(size_t size) {
-  std::vector<uint32_t> old = std::move(row_table_);
-  row_table_.assign(size, kAbsent);
-  const size_t mask = size - 1;
-  for (uint32_t slot : old) {
-    if (slot == kAbsent) continue;
-    size_t i = RowHash(slot_id_[slot]) & mask;
-    while (row_table_[i] != kAbsent) i = (i + 1) & mask;
-    row_table_[i] = slot;
-  }
-}
-
 uint32_t MemoryFts::FindNewestChildLocked(int64_t parent) const {
   if (parent_table_.empty()) return kAbsent;
   const size_t mask = parent_table_.size() - 1;
@@ -296,7 +300,8 @@ uint32_t MemoryFts::FindNewestChildLocked(int64_t parent) const {
 
 void MemoryFts::LinkChildLocked(uint32_t slot) {
   if (TooFull(parents_, parent_table_.size())) {
-    RehashParentsLocked(std::max(kMinTableSize, parent_table_.size() * 2));
+    RehashSlots(parent_table_, std::max(kMinTableSize, parent_table_.size() * 2), kAbsent,
+                [this](uint32_t s) { return slot_parent_[s]; });
   }
   const int64_t parent = slot_parent_[slot];
   const size_t mask = parent_table_.size() - 1;
@@ -307,18 +312,6 @@ void MemoryFts::LinkChildLocked(uint32_t slot) {
   if (parent_table_[i] == kAbsent) ++parents_;
   slot_older_sibling_[slot] = parent_table_[i];
   parent_table_[i] = slot;
-}
-
-void MemoryFts::RehashParentsLocked(size_t size) {
-  std::vector<uint32_t> old = std::move(parent_table_);
-  parent_table_.assign(size, kAbsent);
-  const size_t mask = size - 1;
-  for (uint32_t slot : old) {
-    if (slot == kAbsent) continue;
-    size_t i = RowHash(slot_parent_[slot]) & mask;
-    while (parent_table_[i] != kAbsent) i = (i + 1) & mask;
-    parent_table_[i] = slot;
-  }
 }
 
 MemoryFts::MemoryFts(size_t columns) : columns_(std::clamp<size_t>(columns, 1, 2)) {}

@@ -158,12 +158,10 @@ class MemoryFts {
   uint32_t FindSlotLocked(int64_t id) const;              // the live row's slot, or kAbsent
   void InsertRowLocked(uint32_t slot);
   uint32_t EraseRowLocked(int64_t id);  // the slot it held, or kAbsent
-  void RehashRowsLocked(size_t size);
   // Children: the newest slot of each parent in parent_table_, older ones chained through
   // slot_older_sibling_ (dead slots stay chained until a compaction).
   uint32_t FindNewestChildLocked(int64_t parent) const;  // a slot, or kAbsent
   void LinkChildLocked(uint32_t slot);                   // slot_parent_[slot] != 0
-  void RehashParentsLocked(size_t size);
 
   const size_t columns_;
   mutable std::shared_mutex mu_;  // guards everything below
