@@ -251,30 +251,30 @@ Result<std::vector<float>> HybridRetriever::QueryVector(std::string_view query,
 
 Result<std::vector<store::ChunkRef>> HybridRetriever::RankDocumentsByVector(
     const std::vector<float>& query, const std::vector<int64_t>& documents) const {
-  auto refs = store_.DocumentChunkIds(documents);
+  auto refs = store_.DocumentChunkIds(documents);  // grouped by document
   if (!refs) return Error(refs.error());
   std::vector<int64_t> chunk_ids;
   chunk_ids.reserve(refs->size());
-  std::unordered_map<int64_t, int64_t> document_of;
-  for (const store::ChunkRef& r : *refs) {
-    chunk_ids.push_back(r.chunk_id);
-    document_of.emplace(r.chunk_id, r.document_id);
-  }
+  for (const store::ChunkRef& r : *refs) chunk_ids.push_back(r.chunk_id);
   auto scores = index_.index()->Score(query, chunk_ids);
   if (!scores) return Error(scores.error());
+  // Scores keep the order of the ids (leaving out those the index does not hold), so each
+  // document's chunks are still together: keep the best of each run.
   struct Best {
     float score;
     store::ChunkRef ref;
   };
-  std::unordered_map<int64_t, Best> best;  // by document
-  for (const VectorHit& h : *scores) {
-    const int64_t doc = document_of.at(h.id);
-    auto [it, added] = best.try_emplace(doc, Best{h.score, {h.id, doc}});
-    if (!added && h.score > it->second.score) it->second = Best{h.score, {h.id, doc}};
-  }
   std::vector<Best> ranked;
-  ranked.reserve(best.size());
-  for (const auto& [doc, b] : best) ranked.push_back(b);
+  size_t at = 0;
+  for (const VectorHit& h : *scores) {
+    while ((*refs)[at].chunk_id != h.id) ++at;
+    const store::ChunkRef ref{h.id, (*refs)[at].document_id};
+    if (ranked.empty() || ranked.back().ref.document_id != ref.document_id) {
+      ranked.push_back({h.score, ref});
+    } else if (h.score > ranked.back().score) {
+      ranked.back() = {h.score, ref};
+    }
+  }
   std::sort(ranked.begin(), ranked.end(), [](const Best& a, const Best& b) {
     return a.score != b.score ? a.score > b.score : a.ref.document_id < b.ref.document_id;
   });

@@ -107,8 +107,8 @@ class HybridRetriever {
                                             RetrievalTimings* timings) const;
   // The query's embedding, or an empty vector when it carries no signal (no words).
   Result<std::vector<float>> QueryVector(std::string_view query, RetrievalTimings* timings) const;
-  // Each of `documents` that has a chunk in the index, with its most similar chunk, ranked by that
-  // chunk's exact similarity to `query` (best first; equal scores by document id).
+  // Each of `documents` (distinct) that has a chunk in the index, with its most similar chunk,
+  // ranked by that chunk's exact similarity to `query` (best first; equal scores by document id).
   Result<std::vector<store::ChunkRef>> RankDocumentsByVector(
       const std::vector<float>& query, const std::vector<int64_t>& documents) const;
   // Every document with a chunk among the `n` nearest in the index (a walk of the whole index),

@@ -161,7 +161,7 @@ TEST_F(RerankDocumentsTest, FewerBm25DocumentsThanTheLimitSearchTheWholeIndex) {
   EXPECT_EQ(hits[1].document_id, vector_only);
 }
 
-TEST_F(RerankDocumentsTest, DeletedDocumentsAreLeftOut) {
+TEST_F(RerankDocumentsTest, DeletedDocumentsAreLeftOutAndUnindexedChunksUnranked) {
   std::vector<int64_t> ids;
   for (int d = 0; d < 6; ++d) {
     ids.push_back(Put(fmt::format("doc {}", d), {fmt::format("lantern harbour note {}", d)}));
@@ -171,9 +171,19 @@ TEST_F(RerankDocumentsTest, DeletedDocumentsAreLeftOut) {
   auto removed = store_->DeleteDocument(ids[2]);
   ASSERT_TRUE(removed);
   ASSERT_TRUE(index_->RemoveChunks(index_->BeginWrite(), *removed).ok());
+  // Still in the store but not (yet) in the index: found by BM25, without a vector rank.
+  auto chunks = store_->DocumentChunkIds({ids[4]});
+  ASSERT_TRUE(chunks);
+  ASSERT_EQ(chunks->size(), 1u);
+  const std::vector<int64_t> unindexed = {chunks->front().chunk_id};
+  ASSERT_TRUE(index_->RemoveChunks(index_->BeginWrite(), unindexed).ok());
   auto hits = Search("lantern harbour", 5);
   ASSERT_EQ(hits.size(), 5u);
-  for (const auto& h : hits) EXPECT_NE(h.document_id, ids[2]);
+  for (const auto& h : hits) {
+    EXPECT_NE(h.document_id, ids[2]);
+    // A preview from its best chunk, except for the document with none in the index.
+    EXPECT_EQ(h.chunk_index < 0, h.document_id == ids[4]) << h.document_id;
+  }
 }
 
 }  // namespace
