@@ -101,9 +101,21 @@ END;
 INSERT INTO documents_fts(documents_fts) VALUES ('rebuild');
 )sql";
 
+// New rows' full-text entries are written by the store, in the same transaction, right after the
+// row (sqlite_store_documents.cc): with an insert trigger writing a virtual table, every INSERT
+// became a multi-table write that may abort, so SQLite opened a statement journal for it and
+// FTS5 (3.40) flushed its pending terms at each of those savepoints: about half of the writer
+// thread's time while ingesting (docs/PERFORMANCE.md, "Ingestion"). Updates and deletes, rare,
+// keep their triggers (a delete needs the old text, which the trigger has).
+constexpr const char kV3Sql[] = R"sql(
+DROP TRIGGER chunks_fts_insert;
+DROP TRIGGER documents_fts_insert;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "documents, chunks with FTS5, conversations, models, settings", kV1Sql},
     {2, "document-level FTS5 over title and content", kV2Sql},
+    {3, "full-text rows of inserted chunks and documents written by the store", kV3Sql},
 };
 
 }  // namespace

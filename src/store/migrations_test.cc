@@ -63,6 +63,55 @@ TEST(MigrationsTest, FreshDatabaseGetsTheWholeSchema) {
   EXPECT_EQ(*conn->QueryInt("SELECT max(version) FROM schema_migrations"), LatestSchemaVersion());
 }
 
+// A database made by a version-2 binary (its insert triggers wrote the full-text rows) is upgraded:
+// the insert triggers go, the store writes those rows itself, and old and new rows are found.
+TEST(MigrationsTest, Version2DatabaseUpgradesToStoreWrittenFullTextRows) {
+  TempDir dir;
+  const std::string path = dir.File("jrvs.db");
+  {
+    auto conn = RawConnection(path);
+    ASSERT_TRUE(conn->Exec("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
+                           " applied_at INTEGER NOT NULL)")
+                    .ok());
+    for (const Migration& m : AllMigrations()) {
+      if (m.version > 2) break;
+      ASSERT_TRUE(conn->Exec(m.sql).ok()) << m.version;
+      ASSERT_TRUE(
+          conn->Exec("INSERT INTO schema_migrations VALUES (" + std::to_string(m.version) + ", 0)")
+              .ok());
+    }
+    ASSERT_TRUE(conn->Exec("INSERT INTO documents(title, content, content_hash, created_at,"
+                           " updated_at, last_accessed) VALUES ('Otters', 'otters float', 'h', 0,"
+                           " 0, 0);"
+                           "INSERT INTO chunks(document_id, chunk_index, text)"
+                           " VALUES (1, 0, 'otters float')")
+                    .ok());
+    EXPECT_EQ(SchemaObjects(*conn, "trigger").count("chunks_fts_insert"), 1u);
+  }
+  auto store = SqliteStore::Open({.path = path});
+  ASSERT_TRUE(store.has_value()) << store.error().ToString();
+  NewDocument doc;
+  doc.title = "Herons";
+  doc.content = "herons wade";
+  NewChunk chunk;
+  chunk.text = "herons wade";
+  ASSERT_TRUE((*store)->PutDocument(doc, {chunk}, "none").has_value());
+  for (const char* word : {"otters", "herons"}) {
+    auto chunks = (*store)->SearchText({word}, 10);
+    ASSERT_TRUE(chunks.has_value());
+    EXPECT_EQ(chunks->size(), 1u) << word;
+    auto docs = (*store)->SearchDocumentsText({word}, 10, 1.0);
+    ASSERT_TRUE(docs.has_value());
+    EXPECT_EQ(docs->size(), 1u) << word;
+  }
+  store->reset();
+  auto conn = RawConnection(path);
+  std::set<std::string> triggers = SchemaObjects(*conn, "trigger");
+  EXPECT_EQ(triggers.count("chunks_fts_insert") + triggers.count("documents_fts_insert"), 0u);
+  EXPECT_EQ(triggers.count("chunks_fts_delete") + triggers.count("documents_fts_update"), 2u);
+  EXPECT_EQ(*conn->QueryInt("SELECT max(version) FROM schema_migrations"), LatestSchemaVersion());
+}
+
 TEST(MigrationsTest, ReopenAppliesNothingAgain) {
   TempDir dir;
   const std::string path = dir.File("jrvs.db");

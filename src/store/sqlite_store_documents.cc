@@ -30,6 +30,10 @@ constexpr const char kDeleteChunksOfDocument[] = "DELETE FROM chunks WHERE docum
 constexpr const char kInsertChunk[] =
     "INSERT INTO chunks(document_id, chunk_index, text, embedding, embedding_model, metadata)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+// Full-text rows of new rows (migration 3: no insert triggers); updates and deletes have triggers.
+constexpr const char kInsertDocumentFts[] =
+    "INSERT INTO documents_fts(rowid, title, content) VALUES (?1, ?2, ?3)";
+constexpr const char kInsertChunkFts[] = "INSERT INTO chunks_fts(rowid, text) VALUES (?1, ?2)";
 constexpr const char kDeleteDocument[] = "DELETE FROM documents WHERE id = ?1";
 constexpr const char kGetDocument[] =
     "SELECT id, url, title, content, content_type, content_hash, metadata, created_at,"
@@ -112,6 +116,10 @@ Status InsertChunks(SqliteConnection& conn, int64_t document_id,
     }
     if (Status s = stmt->Run(); !s.ok()) return s;
     ids_out.push_back(conn.LastInsertRowId());
+    Result<SqliteStatement> fts = conn.Prepare(kInsertChunkFts);
+    if (!fts) return fts.error();
+    fts->BindInt(1, ids_out.back()).BindText(2, chunk.text);
+    if (Status s = fts->Run(); !s.ok()) return s;
   }
   return Status::Ok();
 }
@@ -201,6 +209,10 @@ Result<PutDocumentResult> SqliteStore::PutDocument(const NewDocument& doc,
               .BindInt(7, now);
           if (Status s = insert->Run(); !s.ok()) return s;
           result.id = conn.LastInsertRowId();
+          Result<SqliteStatement> fts = conn.Prepare(kInsertDocumentFts);
+          if (!fts) return fts.error();
+          fts->BindInt(1, result.id).BindText(2, doc.title).BindText(3, doc.content);
+          if (Status s = fts->Run(); !s.ok()) return s;
         }
         return InsertChunks(conn, result.id, chunks, embedding_model, result.chunk_ids);
       },
