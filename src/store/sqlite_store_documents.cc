@@ -216,7 +216,7 @@ Result<PutDocumentResult> SqliteStore::PutDocument(const NewDocument& doc,
         }
         return InsertChunks(conn, result.id, chunks, embedding_model, result.chunk_ids);
       },
-      SqliteWriter::Atomicity::kSavepoint, on_commit);
+      SqliteWriter::Atomicity::kRerunnable, on_commit);
   if (!status.ok()) return timer.Finish<PutDocumentResult>(Error(std::move(status)));
   return timer.Finish<PutDocumentResult>(std::move(result));
 }

@@ -85,6 +85,7 @@ Status SqliteWriter::Write(WriteFn fn, Atomicity atomicity, std::function<void()
   op->fn = std::move(fn);
   op->on_commit = std::move(on_commit);
   op->single_statement = atomicity == Atomicity::kSingleStatement;
+  op->rerunnable = atomicity == Atomicity::kRerunnable;
   return Submit(std::move(op));
 }
 
@@ -207,6 +208,11 @@ void SqliteWriter::ExecuteBatch(std::vector<OpPtr>& batch) {
     return;
   }
   const bool savepoints = batch.size() > 1;
+  if (savepoints && std::all_of(batch.begin(), batch.end(), [](const OpPtr& op) {
+        return op->single_statement || op->rerunnable;
+      })) {
+    if (ExecuteWithoutSavepoints(batch)) return;
+  }
   size_t txn_first = 0;  // index of the first op of the open transaction
   bool in_txn = false;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -253,6 +259,33 @@ void SqliteWriter::ExecuteBatch(std::vector<OpPtr>& batch) {
       if (batch[j]->status.ok()) batch[j]->status = end;
     }
   }
+}
+
+bool SqliteWriter::ExecuteWithoutSavepoints(std::vector<OpPtr>& batch) {
+  if (Status s = Exec(kBegin); !s.ok()) {
+    for (OpPtr& op : batch) op->status = s;
+    return true;
+  }
+  for (OpPtr& op : batch) {
+    op->status = RunOp(*op);
+    if (!conn_->InTransaction()) return false;  // SQLite rolled it back: the careful path says so
+    // A failed single statement was undone by SQLite alone; a failed rerunnable write may have
+    // left part of its changes.
+    if (!op->status.ok() && !op->single_statement) {
+      (void)Exec(kRollback);
+      return false;
+    }
+  }
+  const bool any_ok =
+      std::any_of(batch.begin(), batch.end(), [](const OpPtr& op) { return op->status.ok(); });
+  Status end = any_ok ? Exec(kCommit) : Exec(kRollback);
+  if (!end.ok()) {
+    if (conn_->InTransaction()) (void)Exec(kRollback);
+    for (OpPtr& op : batch) {
+      if (op->status.ok()) op->status = end;
+    }
+  }
+  return true;
 }
 
 void SqliteWriter::Wake(Op& op) {
