@@ -304,6 +304,19 @@ bool AllFinite(std::span<const float> values) {
   return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
 }
 
+// InvalidArgument unless `queries` holds n finite queries of dimension d.
+Status CheckQueries(std::span<const float> queries, size_t n, size_t d) {
+  if (queries.size() != n * d) {
+    return Status(StatusCode::kInvalidArgument,
+                  "expected " + std::to_string(n) + " queries of dimension " + std::to_string(d) +
+                      ", got " + std::to_string(queries.size()) + " floats");
+  }
+  if (!AllFinite(queries)) {
+    return Status(StatusCode::kInvalidArgument, "query must not contain NaN or infinity");
+  }
+  return Status::Ok();
+}
+
 Status FaissError(std::string_view what, const std::exception& e) {
   return Status(StatusCode::kInternal, std::string(what) + ": " + e.what());
 }
@@ -599,14 +612,7 @@ Result<std::vector<VectorHit>> FaissIndex::Search(std::span<const float> query, 
 Result<std::vector<std::vector<VectorHit>>> FaissIndex::SearchBatch(std::span<const float> queries,
                                                                     size_t n, size_t k) const {
   const size_t d = impl_->options.dimension;
-  if (queries.size() != n * d) {
-    return Error(StatusCode::kInvalidArgument,
-                 "expected " + std::to_string(n) + " queries of dimension " + std::to_string(d) +
-                     ", got " + std::to_string(queries.size()) + " floats");
-  }
-  if (!AllFinite(queries)) {
-    return Error(StatusCode::kInvalidArgument, "query must not contain NaN or infinity");
-  }
+  if (Status s = CheckQueries(queries, n, d); !s.ok()) return Error(std::move(s));
   std::vector<std::vector<VectorHit>> out(n);
   if (k == 0 || n == 0) return out;
   UseOmpThreads(1);
@@ -637,14 +643,8 @@ Result<std::vector<std::vector<VectorHit>>> FaissIndex::SearchBatch(std::span<co
 
 Result<std::vector<VectorHit>> FaissIndex::Score(std::span<const float> query,
                                                  std::span<const int64_t> ids) const {
-  const size_t d = impl_->options.dimension;
-  if (query.size() != d) {
-    return Error(StatusCode::kInvalidArgument, "expected a query of dimension " +
-                                                   std::to_string(d) + ", got " +
-                                                   std::to_string(query.size()) + " floats");
-  }
-  if (!AllFinite(query)) {
-    return Error(StatusCode::kInvalidArgument, "query must not contain NaN or infinity");
+  if (Status s = CheckQueries(query, 1, impl_->options.dimension); !s.ok()) {
+    return Error(std::move(s));
   }
   std::vector<VectorHit> out;
   out.reserve(ids.size());

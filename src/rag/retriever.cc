@@ -333,8 +333,9 @@ Result<std::vector<DocumentHit>> HybridRetriever::SearchDocuments(std::string_vi
           options_.lexical_weight / (options_.rrf_k + static_cast<double>(i + 1));
     }
   }
-  const bool rerank = options_.rerank_documents && m == SearchMode::kHybrid &&
-                      lexical_docs.size() >= limit && options_.lexical_weight > 0;
+  // (lexical_docs is empty unless BM25 ran; limit >= 1 here.)
+  const bool rerank =
+      options_.rerank_documents && m == SearchMode::kHybrid && lexical_docs.size() >= limit;
 
   const double vector_weight = rerank ? options_.rerank_vector_weight : options_.vector_weight;
 

@@ -65,7 +65,8 @@ struct RetrievedChunk {
 };
 
 // A document-level hit. Documents are ranked by fusing document-level BM25 (title and content)
-// with the rank of each document's best chunk in the vector search.
+// with a vector ranking by each document's best chunk: among BM25's documents
+// (RetrieverOptions::rerank_documents), else where that chunk falls in a search of the index.
 struct DocumentHit {
   int64_t document_id = 0;
   std::string title;

@@ -58,6 +58,17 @@ size_t RowHash(int64_t id) {  // murmur3's finalizer: row ids are often consecut
   return static_cast<size_t>(h);
 }
 
+// In an open-addressing table of slots (linear probing on RowHash of key_of(slot)), the entry
+// holding the slot whose key is `key`, or the empty entry where it would go. The table is not
+// empty and never full.
+template <typename KeyOf>
+size_t ProbeSlots(const std::vector<uint32_t>& table, int64_t key, uint32_t empty, KeyOf key_of) {
+  const size_t mask = table.size() - 1;
+  size_t i = RowHash(key) & mask;
+  while (table[i] != empty && key_of(table[i]) != key) i = (i + 1) & mask;
+  return i;
+}
+
 // Re-inserts the slots held in an open-addressing table (linear probing on RowHash of
 // key_of(slot)) into a table of `size` entries, a power of two; `empty` marks a free entry.
 template <typename KeyOf>
@@ -246,11 +257,8 @@ void MemoryFts::RehashTermsLocked(size_t size) {
 
 uint32_t MemoryFts::FindSlotLocked(int64_t id) const {
   if (row_table_.empty()) return kAbsent;
-  const size_t mask = row_table_.size() - 1;
-  for (size_t i = RowHash(id) & mask;; i = (i + 1) & mask) {
-    const uint32_t slot = row_table_[i];
-    if (slot == kAbsent || slot_id_[slot] == id) return slot;
-  }
+  return row_table_[ProbeSlots(row_table_, id, kAbsent,
+                               [this](uint32_t s) { return slot_id_[s]; })];
 }
 
 void MemoryFts::InsertRowLocked(uint32_t slot) {
@@ -268,12 +276,9 @@ void MemoryFts::InsertRowLocked(uint32_t slot) {
 uint32_t MemoryFts::EraseRowLocked(int64_t id) {
   if (row_table_.empty()) return kAbsent;
   const size_t mask = row_table_.size() - 1;
-  size_t hole = RowHash(id) & mask;
-  for (;; hole = (hole + 1) & mask) {
-    if (row_table_[hole] == kAbsent) return kAbsent;
-    if (slot_id_[row_table_[hole]] == id) break;
-  }
+  size_t hole = ProbeSlots(row_table_, id, kAbsent, [this](uint32_t s) { return slot_id_[s]; });
   const uint32_t slot = row_table_[hole];
+  if (slot == kAbsent) return kAbsent;
   // Backward shift (no tombstones): an entry further along the run moves into the hole unless
   // its home position lies cyclically in (hole, j], where a lookup would stop before the hole.
   for (size_t j = (hole + 1) & mask; row_table_[j] != kAbsent; j = (j + 1) & mask) {
@@ -291,11 +296,8 @@ uint32_t MemoryFts::EraseRowLocked(int64_t id) {
 
 uint32_t MemoryFts::FindNewestChildLocked(int64_t parent) const {
   if (parent_table_.empty()) return kAbsent;
-  const size_t mask = parent_table_.size() - 1;
-  for (size_t i = RowHash(parent) & mask;; i = (i + 1) & mask) {
-    const uint32_t slot = parent_table_[i];
-    if (slot == kAbsent || slot_parent_[slot] == parent) return slot;
-  }
+  return parent_table_[ProbeSlots(parent_table_, parent, kAbsent,
+                                  [this](uint32_t s) { return slot_parent_[s]; })];
 }
 
 void MemoryFts::LinkChildLocked(uint32_t slot) {
@@ -303,12 +305,8 @@ void MemoryFts::LinkChildLocked(uint32_t slot) {
     RehashSlots(parent_table_, std::max(kMinTableSize, parent_table_.size() * 2), kAbsent,
                 [this](uint32_t s) { return slot_parent_[s]; });
   }
-  const int64_t parent = slot_parent_[slot];
-  const size_t mask = parent_table_.size() - 1;
-  size_t i = RowHash(parent) & mask;
-  while (parent_table_[i] != kAbsent && slot_parent_[parent_table_[i]] != parent) {
-    i = (i + 1) & mask;
-  }
+  const size_t i = ProbeSlots(parent_table_, slot_parent_[slot], kAbsent,
+                              [this](uint32_t s) { return slot_parent_[s]; });
   if (parent_table_[i] == kAbsent) ++parents_;
   slot_older_sibling_[slot] = parent_table_[i];
   parent_table_[i] = slot;

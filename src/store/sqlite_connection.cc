@@ -284,4 +284,26 @@ Status BeginRead(SqliteConnection& conn) {
   return begin->Run();
 }
 
+Status ForEachKeyedRow(SqliteReaderPool& readers, const char* sql, std::span<const int64_t> keys,
+                       const std::function<void(int64_t key, SqliteStatement& row)>& fn) {
+  if (keys.empty()) return Status::Ok();
+  Result<SqliteReaderPool::Lease> conn = readers.Borrow();
+  if (!conn) return conn.error();
+  if (keys.size() > 1) {  // one snapshot for all lookups; the lease ends it when returned
+    if (Status s = BeginRead(**conn); !s.ok()) return s;
+  }
+  for (int64_t key : keys) {
+    Result<SqliteStatement> stmt = (*conn)->Prepare(sql);
+    if (!stmt) return stmt.error();
+    stmt->BindInt(1, key);
+    for (;;) {
+      Result<bool> row = stmt->Step();
+      if (!row) return row.error();
+      if (!*row) break;
+      fn(key, *stmt);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace jrvs::store

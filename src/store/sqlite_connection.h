@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -156,5 +157,10 @@ class SqliteReaderPool {
   mutable std::mutex mu_;  // guards idle_
   std::vector<std::unique_ptr<SqliteConnection>> idle_;
 };
+
+// Runs `sql` once per key (bound to ?1) on one connection of `readers`, all in one read snapshot,
+// and calls fn(key, statement) for each row it returns: lookups by id of many rows at once.
+Status ForEachKeyedRow(SqliteReaderPool& readers, const char* sql, std::span<const int64_t> keys,
+                       const std::function<void(int64_t key, SqliteStatement& row)>& fn);
 
 }  // namespace jrvs::store

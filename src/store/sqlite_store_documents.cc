@@ -350,31 +350,20 @@ Result<std::vector<ChunkView>> SqliteStore::GetChunks(const std::vector<int64_t>
   DbOpTimer timer(metrics_.get(), clock_, DbOp::kGetChunks);
   auto run = [&]() -> Result<std::vector<ChunkView>> {
     std::vector<ChunkView> views;
-    if (chunk_ids.empty()) return views;
-    Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
-    if (!conn) return Error(conn.error());
-    // One snapshot for all lookups; the lease ends the read transaction when returned.
-    if (chunk_ids.size() > 1) {
-      if (Status s = BeginRead(**conn); !s.ok()) return Error(std::move(s));
-    }
     views.reserve(chunk_ids.size());
-    for (int64_t id : chunk_ids) {
-      Result<SqliteStatement> stmt = (*conn)->Prepare(kGetChunk);
-      if (!stmt) return Error(stmt.error());
-      stmt->BindInt(1, id);
-      Result<bool> row = stmt->Step();
-      if (!row) return Error(row.error());
-      if (!*row) continue;  // deleted or never existed: skipped
+    // A chunk deleted or never stored gives no row: skipped.
+    Status s = ForEachKeyedRow(*readers_, kGetChunk, chunk_ids, [&](int64_t, SqliteStatement& row) {
       views.push_back(ChunkView{
-          .chunk_id = stmt->Int(0),
-          .document_id = stmt->Int(1),
-          .chunk_index = static_cast<int>(stmt->Int(2)),
-          .text = stmt->Text(3),
-          .title = stmt->Text(4),
-          .url = stmt->OptionalText(5),
-          .metadata_json = stmt->Text(6),
+          .chunk_id = row.Int(0),
+          .document_id = row.Int(1),
+          .chunk_index = static_cast<int>(row.Int(2)),
+          .text = row.Text(3),
+          .title = row.Text(4),
+          .url = row.OptionalText(5),
+          .metadata_json = row.Text(6),
       });
-    }
+    });
+    if (!s.ok()) return Error(std::move(s));
     return views;
   };
   return timer.Finish(run());

@@ -188,25 +188,16 @@ Result<std::vector<DocumentPreview>> SqliteStore::GetDocumentPreviews(
     if (ids.empty()) return previews;
     Result<std::vector<std::string>> wanted = QueryTokens(terms);
     if (!wanted) return Error(wanted.error());
-    Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
-    if (!conn) return Error(conn.error());
-    if (ids.size() > 1) {  // one snapshot for all lookups; the lease ends it when returned
-      if (Status s = BeginRead(**conn); !s.ok()) return Error(std::move(s));
-    }
-    for (int64_t id : ids) {
-      Result<SqliteStatement> stmt = (*conn)->Prepare(kDocumentPreview);
-      if (!stmt) return Error(stmt.error());
-      stmt->BindInt(1, id);
-      Result<bool> row = stmt->Step();
-      if (!row) return Error(row.error());
-      if (!*row) continue;
-      previews.push_back(DocumentPreview{
-          .document_id = id,
-          .title = stmt->Text(0),
-          .url = stmt->OptionalText(1),
-          .snippet = Snippet(*tokenizer_, stmt->TextView(2), *wanted, max_tokens),
-      });
-    }
+    Status s =
+        ForEachKeyedRow(*readers_, kDocumentPreview, ids, [&](int64_t id, SqliteStatement& row) {
+          previews.push_back(DocumentPreview{
+              .document_id = id,
+              .title = row.Text(0),
+              .url = row.OptionalText(1),
+              .snippet = Snippet(*tokenizer_, row.TextView(2), *wanted, max_tokens),
+          });
+        });
+    if (!s.ok()) return Error(std::move(s));
     return previews;
   };
   return timer.Finish(run());
@@ -223,20 +214,11 @@ Result<std::vector<ChunkRef>> SqliteStore::ChunkDocumentIds(const std::vector<in
       });
       return refs;
     }
-    if (chunk_ids.empty()) return refs;
-    Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
-    if (!conn) return Error(conn.error());
-    if (chunk_ids.size() > 1) {
-      if (Status s = BeginRead(**conn); !s.ok()) return Error(std::move(s));
-    }
-    for (int64_t id : chunk_ids) {
-      Result<SqliteStatement> stmt = (*conn)->Prepare(kChunkDocument);
-      if (!stmt) return Error(stmt.error());
-      stmt->BindInt(1, id);
-      Result<bool> row = stmt->Step();
-      if (!row) return Error(row.error());
-      if (*row) refs.push_back({id, stmt->Int(0)});
-    }
+    Status s = ForEachKeyedRow(*readers_, kChunkDocument, chunk_ids,
+                               [&](int64_t id, SqliteStatement& row) {
+                                 refs.push_back({id, row.Int(0)});
+                               });
+    if (!s.ok()) return Error(std::move(s));
     return refs;
   };
   return timer.Finish(run());
@@ -253,23 +235,11 @@ Result<std::vector<ChunkRef>> SqliteStore::DocumentChunkIds(
       });
       return refs;
     }
-    if (document_ids.empty()) return refs;
-    Result<SqliteReaderPool::Lease> conn = readers_->Borrow();
-    if (!conn) return Error(conn.error());
-    if (document_ids.size() > 1) {
-      if (Status s = BeginRead(**conn); !s.ok()) return Error(std::move(s));
-    }
-    for (int64_t doc : document_ids) {
-      Result<SqliteStatement> stmt = (*conn)->Prepare(kDocumentChunks);
-      if (!stmt) return Error(stmt.error());
-      stmt->BindInt(1, doc);
-      for (;;) {
-        Result<bool> row = stmt->Step();
-        if (!row) return Error(row.error());
-        if (!*row) break;
-        refs.push_back({stmt->Int(0), doc});
-      }
-    }
+    Status s = ForEachKeyedRow(*readers_, kDocumentChunks, document_ids,
+                               [&](int64_t doc, SqliteStatement& row) {
+                                 refs.push_back({row.Int(0), doc});
+                               });
+    if (!s.ok()) return Error(std::move(s));
     return refs;
   };
   return timer.Finish(run());

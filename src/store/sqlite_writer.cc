@@ -249,13 +249,16 @@ void SqliteWriter::ExecuteBatch(std::vector<OpPtr>& batch) {
     }
     op.status = std::move(s);
   }
-  if (!in_txn) return;
-  bool any_ok = false;
-  for (size_t j = txn_first; j < batch.size(); ++j) any_ok = any_ok || batch[j]->status.ok();
+  if (in_txn) EndTransaction(batch, txn_first);
+}
+
+void SqliteWriter::EndTransaction(std::vector<OpPtr>& batch, size_t first) {
+  const bool any_ok = std::any_of(batch.begin() + static_cast<std::ptrdiff_t>(first), batch.end(),
+                                  [](const OpPtr& op) { return op->status.ok(); });
   Status end = any_ok ? Exec(kCommit) : Exec(kRollback);
   if (!end.ok()) {
     if (conn_->InTransaction()) (void)Exec(kRollback);
-    for (size_t j = txn_first; j < batch.size(); ++j) {
+    for (size_t j = first; j < batch.size(); ++j) {
       if (batch[j]->status.ok()) batch[j]->status = end;
     }
   }
@@ -276,15 +279,7 @@ bool SqliteWriter::ExecuteWithoutSavepoints(std::vector<OpPtr>& batch) {
       return false;
     }
   }
-  const bool any_ok =
-      std::any_of(batch.begin(), batch.end(), [](const OpPtr& op) { return op->status.ok(); });
-  Status end = any_ok ? Exec(kCommit) : Exec(kRollback);
-  if (!end.ok()) {
-    if (conn_->InTransaction()) (void)Exec(kRollback);
-    for (OpPtr& op : batch) {
-      if (op->status.ok()) op->status = end;
-    }
-  }
+  EndTransaction(batch, 0);
   return true;
 }
 

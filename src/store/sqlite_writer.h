@@ -142,6 +142,9 @@ class SqliteWriter {
   // SAVEPOINTs. False, with the transaction rolled back, when a rerunnable write failed or SQLite
   // ended the transaction: the batch must run again, with SAVEPOINTs.
   bool ExecuteWithoutSavepoints(std::vector<OpPtr>& batch);
+  // Commits the open transaction of batch[first, end) if any of those writes succeeded, else
+  // rolls it back; a failed COMMIT becomes the status of every write that had succeeded.
+  void EndTransaction(std::vector<OpPtr>& batch, size_t first);
   Status RunOp(Op& op);
   Status Exec(const char* sql);
   static void Complete(std::vector<OpPtr>& batch);
